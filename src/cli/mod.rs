@@ -1,0 +1,36 @@
+//! Command-line front end: clap definitions, settings resolution, progress bars, messages and
+//! exit codes. The library never prints; this module does.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// bitplan: choose a numeric format for every layer of a network so it fits a chip.
+///
+/// bitplan measures how much error each layer suffers in each candidate format, predicts what
+/// each format costs on a hardware profile, and searches for the plans that trade the two best
+/// (the Pareto frontier), with uniform baselines beside them.
+#[derive(Debug, Parser)]
+#[command(name = "bitplan", version, about, long_about, after_help = "Example:\n  bitplan formats")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
+const EXIT_FAILURE: u8 = 1;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome: anyhow::Result<()> = match cli.command {};
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! bitplan: hardware-aware mixed-precision quantization search.
+//!
+//! Stages (see DESIGN.md): `quant` (formats, fake-quant), `model` (layer graph, executor),
+//! `sensitivity`, `hardware` (cost model), `search` (solvers, Pareto fronts), `validate`,
+//! `report`, `export`. Each stage returns plain serde values; the library never prints.
+
+pub mod model;
+pub mod quant;

@@ -1,0 +1,1 @@
+//! Numeric formats, reference fake-quantizers, range calibration and error metrics.
