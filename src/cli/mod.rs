@@ -1,6 +1,8 @@
 //! Command-line front end: clap definitions, settings resolution, progress bars, messages and
 //! exit codes. The library never prints; this module does.
 
+mod train_reference;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -18,14 +20,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    TrainReference(train_reference::Args),
+}
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
 const EXIT_FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::TrainReference(args) => train_reference::run(args),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
