@@ -1,11 +1,14 @@
 //! Command-line front end: clap definitions, settings resolution, progress bars, messages and
 //! exit codes. The library never prints; this module does.
 
-mod train_reference;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod fake_quant;
+mod formats;
+mod stdout;
+mod train_reference;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -13,7 +16,13 @@ use clap::{Parser, Subcommand};
 /// each format costs on a hardware profile, and searches for the plans that trade the two best
 /// (the Pareto frontier), with uniform baselines beside them.
 #[derive(Debug, Parser)]
-#[command(name = "bitplan", version, about, long_about, after_help = "Example:\n  bitplan formats")]
+#[command(
+    name = "bitplan",
+    version,
+    about,
+    long_about,
+    after_help = "Example:\n  bitplan formats"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +30,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the numeric formats: name, bits per element including scales, block size, notes.
+    Formats(formats::Args),
+    /// Quantize and dequantize every tensor of a safetensors file with one format.
+    FakeQuant(fake_quant::Args),
+    /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
 }
 
@@ -30,6 +44,8 @@ const EXIT_FAILURE: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match cli.command {
+        Command::Formats(args) => formats::run(args),
+        Command::FakeQuant(args) => fake_quant::run(args),
         Command::TrainReference(args) => train_reference::run(args),
     };
     match outcome {

@@ -17,7 +17,9 @@ use bitplan::model::{fashion_cnn, reference};
 /// Debian's dataset-fashion-mnist package (run scripts/fetch-fixtures first). After each epoch the
 /// test accuracy on the 10k test set is printed. Same seed and epochs give the same weights.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  bitplan train-reference fashion-cnn --seed 0 --epochs 4 --out fashion-cnn.safetensors")]
+#[command(
+    after_help = "Example:\n  bitplan train-reference fashion-cnn --seed 0 --epochs 4 --out fashion-cnn.safetensors"
+)]
 pub struct Args {
     /// Model to train (only `fashion-cnn`).
     #[arg(value_parser = ["fashion-cnn"])]
@@ -69,7 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut on_step = |report: bitplan::model::train::StepReport| {
         bar.inc(1);
-        bar.set_message(format!("epoch {} loss {:.4}", report.epoch + 1, report.loss));
+        bar.set_message(format!(
+            "epoch {} loss {:.4}",
+            report.epoch + 1,
+            report.loss
+        ));
     };
     let mut on_epoch = |trainer: &Trainer, epoch: usize| {
         let mut forward = |pixels: &candle_core::Tensor| trainer.forward(pixels, false);

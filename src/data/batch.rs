@@ -14,7 +14,12 @@ pub struct ImageBatch {
 
 impl ImageSet {
     /// Images `start..end` as one batch.
-    pub fn batch(&self, start: usize, end: usize, device: &Device) -> Result<ImageBatch, DataError> {
+    pub fn batch(
+        &self,
+        start: usize,
+        end: usize,
+        device: &Device,
+    ) -> Result<ImageBatch, DataError> {
         if start >= end || end > self.len() {
             return Err(DataError::BatchOutOfRange {
                 start,
@@ -28,7 +33,10 @@ impl ImageSet {
             .map(|&byte| f32::from(byte) / 255.0)
             .collect();
         let pixels = Tensor::from_vec(pixels, (end - start, 1, self.rows, self.cols), device)?;
-        let labels = self.labels[start..end].iter().map(|&l| u32::from(l)).collect();
+        let labels = self.labels[start..end]
+            .iter()
+            .map(|&l| u32::from(l))
+            .collect();
         Ok(ImageBatch { pixels, labels })
     }
 

@@ -23,7 +23,11 @@ pub enum DataError {
         labels: usize,
     },
     #[error("batch {start}..{end} is outside the data set of {len} samples")]
-    BatchOutOfRange { start: usize, end: usize, len: usize },
+    BatchOutOfRange {
+        start: usize,
+        end: usize,
+        len: usize,
+    },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -46,7 +46,9 @@ fn parse_plain(bytes: Vec<u8>, bad: &dyn Fn(String) -> DataError) -> Result<IdxA
     }
     if bytes[2] != 0x08 {
         let code = bytes[2];
-        return Err(bad(format!("data type 0x{code:02x}; only 0x08 (unsigned byte) is supported")));
+        return Err(bad(format!(
+            "data type 0x{code:02x}; only 0x08 (unsigned byte) is supported"
+        )));
     }
     let ndims = usize::from(bytes[3]);
     let header = 4 + 4 * ndims;

@@ -89,7 +89,13 @@ impl ImageSet {
                 ),
             });
         }
-        Self::new(images.display().to_string(), rows, cols, pixels, label_bytes)
+        Self::new(
+            images.display().to_string(),
+            rows,
+            cols,
+            pixels,
+            label_bytes,
+        )
     }
 
     fn new(

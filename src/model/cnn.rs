@@ -83,7 +83,11 @@ fn load_layer(
         running_var: need("bn.running_var", &channels)?,
         eps: BATCH_NORM_EPS,
     };
-    Ok(fold_batch_norm(&weight, get("bias", &channels)?.as_ref(), &bn)?)
+    Ok(fold_batch_norm(
+        &weight,
+        get("bias", &channels)?.as_ref(),
+        &bn,
+    )?)
 }
 
 /// Applies one layer in fp32 with the given weight and bias: `conv2d` (with the spec's stride,
@@ -202,7 +206,10 @@ fn graph_layer(
     let weight_shape = spec.weight_shape();
     let layer_params = &params[spec.name];
     let params_count = layer_params.weight.elem_count()
-        + layer_params.bias.as_ref().map_or(0, |bias| bias.elem_count());
+        + layer_params
+            .bias
+            .as_ref()
+            .map_or(0, |bias| bias.elem_count());
     // MACs: one per weight element per output position (conv) or per output feature (linear).
     let positions: usize = output_shape.iter().skip(1).product();
     let macs = weight_shape.iter().product::<usize>() * positions.max(1);

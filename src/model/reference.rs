@@ -3,8 +3,10 @@
 
 use crate::data::{fixture_path, DataError, ImageSet};
 
-const FASHION_TEST_IMAGES: &[u8] = include_bytes!("../../assets/fashion-cnn/t10k-images-idx3-ubyte.gz");
-const FASHION_TEST_LABELS: &[u8] = include_bytes!("../../assets/fashion-cnn/t10k-labels-idx1-ubyte.gz");
+const FASHION_TEST_IMAGES: &[u8] =
+    include_bytes!("../../assets/fashion-cnn/t10k-images-idx3-ubyte.gz");
+const FASHION_TEST_LABELS: &[u8] =
+    include_bytes!("../../assets/fashion-cnn/t10k-labels-idx1-ubyte.gz");
 /// The first 1000 images of the Fashion-MNIST training set, for activation-range calibration.
 const FASHION_CALIB_IMAGES: &[u8] =
     include_bytes!("../../assets/fashion-cnn/calib-images-idx3-ubyte.gz");

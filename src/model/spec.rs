@@ -74,6 +74,12 @@ impl LayerSpec {
     }
 
     pub fn batch_norm(&self) -> bool {
-        matches!(self.kind, LayerKind::Conv { batch_norm: true, .. })
+        matches!(
+            self.kind,
+            LayerKind::Conv {
+                batch_norm: true,
+                ..
+            }
+        )
     }
 }

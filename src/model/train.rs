@@ -74,7 +74,13 @@ impl LayerOps for TrainOps<'_> {
         Ok(match &self.layers[spec.name] {
             TrainLayer::Conv(conv, bn) => {
                 let config = conv.config();
-                let y = conv2d(x, conv.weight(), config.padding, config.stride, config.groups)?;
+                let y = conv2d(
+                    x,
+                    conv.weight(),
+                    config.padding,
+                    config.stride,
+                    config.groups,
+                )?;
                 let y = match conv.bias() {
                     Some(bias) => y.broadcast_add(&bias.reshape((1, (), 1, 1))?)?,
                     None => y,
@@ -167,7 +173,9 @@ impl Trainer {
         rng: &mut rand::rngs::StdRng,
         optimizer: &mut candle_nn::AdamW,
     ) -> Result<f32, ModelError> {
-        let batch = train.select(indices).batch(0, indices.len(), &Device::Cpu)?;
+        let batch = train
+            .select(indices)
+            .batch(0, indices.len(), &Device::Cpu)?;
         let pixels = if flip {
             flip_some(&batch.pixels, rng)?
         } else {
@@ -192,7 +200,9 @@ impl Trainer {
 /// Mirrors a random half of the images left-right.
 fn flip_some(pixels: &Tensor, rng: &mut rand::rngs::StdRng) -> Result<Tensor, ModelError> {
     let n = pixels.dim(0)?;
-    let mask: Vec<f32> = (0..n).map(|_| f32::from(u8::from(rng.random_bool(0.5)))).collect();
+    let mask: Vec<f32> = (0..n)
+        .map(|_| f32::from(u8::from(rng.random_bool(0.5))))
+        .collect();
     let mask = Tensor::from_vec(mask, (n, 1, 1, 1), pixels.device())?;
     let width = pixels.dim(3)?;
     let reversed: Vec<u32> = (0..width as u32).rev().collect();
@@ -201,7 +211,11 @@ fn flip_some(pixels: &Tensor, rng: &mut rand::rngs::StdRng) -> Result<Tensor, Mo
     Ok((flipped.broadcast_mul(&mask)? + pixels.broadcast_mul(&keep)?)?)
 }
 
-fn uniform(shape: &[usize], bound: f64, rng: &mut rand::rngs::StdRng) -> Result<Tensor, ModelError> {
+fn uniform(
+    shape: &[usize],
+    bound: f64,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<Tensor, ModelError> {
     let count = shape.iter().product::<usize>();
     let values: Vec<f32> = (0..count)
         .map(|_| rng.random_range(-bound..bound) as f32)
@@ -221,7 +235,10 @@ fn init_layer(
     match spec.kind {
         LayerKind::Conv { .. } => {
             // He uniform: variance 2 / fan_in for ReLU networks.
-            vars.push(("weight", uniform(&shape, (6.0 / fan_in as f64).sqrt(), rng)?));
+            vars.push((
+                "weight",
+                uniform(&shape, (6.0 / fan_in as f64).sqrt(), rng)?,
+            ));
         }
         LayerKind::Linear { out_features, .. } => {
             let bound = 1.0 / (fan_in as f64).sqrt(); // PyTorch's nn.Linear default
@@ -234,7 +251,10 @@ fn init_layer(
         reason: "lock poisoned".into(),
     })?;
     for (suffix, tensor) in vars {
-        data.insert(format!("{}.{suffix}", spec.name), Var::from_tensor(&tensor)?);
+        data.insert(
+            format!("{}.{suffix}", spec.name),
+            Var::from_tensor(&tensor)?,
+        );
     }
     Ok(())
 }
