@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod eval;
 mod fake_quant;
 mod formats;
+mod inspect;
 mod stdout;
 mod train_reference;
 
@@ -34,6 +36,10 @@ enum Command {
     Formats(formats::Args),
     /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
+    /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
+    Inspect(inspect::Args),
+    /// Evaluate a model's accuracy in fp32, under a uniform candidate or under a plan.
+    Eval(eval::Args),
     /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
 }
@@ -46,6 +52,8 @@ pub fn main() -> ExitCode {
     let outcome: anyhow::Result<()> = match cli.command {
         Command::Formats(args) => formats::run(args),
         Command::FakeQuant(args) => fake_quant::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::TrainReference(args) => train_reference::run(args),
     };
     match outcome {

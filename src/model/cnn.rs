@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use candle_core::{DType, Device, Tensor};
 
 use super::arch::{CnnArch, LayerOps};
+use super::executor::{InputLayout, LayerContext, RunnableModel};
 use super::graph::{Graph, Layer};
 use super::params::{fold_batch_norm, BatchNormParams, LayerParams, BATCH_NORM_EPS};
 use super::spec::{LayerKind, LayerSpec};
@@ -158,6 +159,46 @@ impl LayerOps for Fp32Ops<'_> {
         let shapes = (x.dims()[1..].to_vec(), y.dims()[1..].to_vec());
         self.shapes.insert(spec.name, shapes);
         Ok(y)
+    }
+}
+
+/// The executor's view of a CNN layer: quantized input, prepared weight, recorded output.
+struct ExecOps<'m, 'c, 'p> {
+    params: &'m BTreeMap<String, LayerParams>,
+    ctx: &'c mut LayerContext<'p>,
+}
+
+impl LayerOps for ExecOps<'_, '_, '_> {
+    fn apply(&mut self, spec: &LayerSpec, x: &Tensor) -> Result<Tensor, ModelError> {
+        let layout = match spec.kind {
+            LayerKind::Conv { .. } => InputLayout::ChannelsFirst,
+            LayerKind::Linear { .. } => InputLayout::ReductionLast,
+        };
+        let x = self.ctx.input(spec.name, x, layout)?;
+        let weight = self.ctx.weight(spec.name)?;
+        let bias = self.params[spec.name].bias.as_ref();
+        let y = apply_layer(spec, &x, weight, bias)?;
+        self.ctx.output(spec.name, &y);
+        Ok(y)
+    }
+}
+
+impl RunnableModel for CnnModel {
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn weight(&self, layer: &str) -> Option<&Tensor> {
+        self.params.get(layer).map(|params| &params.weight)
+    }
+
+    fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError> {
+        let input = self.arch.prepare_input(input)?;
+        let mut ops = ExecOps {
+            params: &self.params,
+            ctx,
+        };
+        self.arch.run(&mut ops, &input)
     }
 }
 

@@ -51,6 +51,8 @@ pub enum ModelError {
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
     #[error(transparent)]
+    Assignment(#[from] super::AssignmentError),
+    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

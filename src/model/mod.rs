@@ -2,9 +2,12 @@
 //! any per-layer formats.
 
 pub mod arch;
+pub mod assignment;
+pub mod calibrate;
 pub mod cnn;
 pub mod error;
 pub mod eval;
+pub mod executor;
 pub mod fashion_cnn;
 pub mod graph;
 pub mod load;
@@ -14,5 +17,8 @@ pub mod reference;
 pub mod spec;
 pub mod train;
 
+pub use assignment::{Assignment, AssignmentError, Fallback, LayerFormats};
+pub use calibrate::Calibration;
 pub use error::ModelError;
+pub use executor::{InputLayout, LayerContext, PreparedAssignment, PreparedLayer, RunnableModel};
 pub use graph::{Graph, Layer, OpKind};
