@@ -476,7 +476,8 @@ impl Format {
     /// first; a 1-D tensor is one row) must be a multiple of the block or group size.
     pub fn check_shape(&self, shape: &[usize]) -> Result<(), QuantError> {
         let (_, row_len) = weight_rows(shape);
-        self.check_row_len(shape, row_len, "the product of all dims after the first")
+        let what = if shape.len() <= 1 { "a 1-D tensor is one row" } else { "the product of all dims after the first" };
+        self.check_row_len(shape, row_len, what)
     }
 
     /// Whether an activation of this shape is admissible: a valid activation format, and the last
