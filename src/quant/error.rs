@@ -10,7 +10,7 @@ pub enum QuantError {
     #[error("unknown format `{name}`{suggestion}; valid formats: {valid}")]
     UnknownFormat {
         name: String,
-        /// ", did you mean `...`?" when a valid name is close, else empty.
+        /// " (did you mean `...`?)" when a valid name is close, else empty.
         suggestion: String,
         valid: String,
     },
