@@ -582,7 +582,7 @@ impl FromStr for Format {
             .min();
         let suggestion = match closest {
             Some((distance, name)) if distance <= (text.len() / 2).max(2) => {
-                format!(", did you mean `{name}`?")
+                format!(" (did you mean `{name}`?)")
             }
             _ => String::new(),
         };
