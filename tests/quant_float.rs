@@ -32,7 +32,10 @@ fn decode_all(e: u32, m: u32, bias: i32, skip: impl Fn(u32, u32) -> bool) -> Vec
             } else {
                 (1.0 + fraction) * 2f64.powi(exponent as i32 - bias)
             };
-            codes.push(Code { value: value as f32, even: mantissa % 2 == 0 });
+            codes.push(Code {
+                value: value as f32,
+                even: mantissa % 2 == 0,
+            });
         }
     }
     codes.sort_by(|a, b| a.value.total_cmp(&b.value));
@@ -60,13 +63,24 @@ fn check_exhaustively(format: &Minifloat, codes: &[Code]) {
     assert_eq!(max, format.max, "{}: max", format.name);
     for sign in [1.0f32, -1.0] {
         for code in codes {
-            assert_eq!(format.round(sign * code.value), sign * code.value, "{}: {} is representable", format.name, code.value);
+            assert_eq!(
+                format.round(sign * code.value),
+                sign * code.value,
+                "{}: {} is representable",
+                format.name,
+                code.value
+            );
         }
         for pair in codes.windows(2) {
             let (low, high) = (pair[0], pair[1]);
             let midpoint = (low.value + high.value) / 2.0;
             let tie = if low.even { low.value } else { high.value };
-            assert_eq!(format.round(sign * midpoint), sign * tie, "{}: tie at {midpoint}", format.name);
+            assert_eq!(
+                format.round(sign * midpoint),
+                sign * tie,
+                "{}: tie at {midpoint}",
+                format.name
+            );
             for step in 1..64 {
                 let x = low.value + (high.value - low.value) * step as f32 / 64.0;
                 let expected = if x < midpoint {
@@ -76,15 +90,37 @@ fn check_exhaustively(format: &Minifloat, codes: &[Code]) {
                 } else {
                     tie
                 };
-                assert_eq!(format.round(sign * x), sign * expected, "{}: {x} between {} and {}", format.name, low.value, high.value);
+                assert_eq!(
+                    format.round(sign * x),
+                    sign * expected,
+                    "{}: {x} between {} and {}",
+                    format.name,
+                    low.value,
+                    high.value
+                );
             }
             let just_below = f32::from_bits(midpoint.to_bits() - 1);
             let just_above = f32::from_bits(midpoint.to_bits() + 1);
-            assert_eq!(format.round(sign * just_below), sign * low.value, "{}: below {midpoint}", format.name);
-            assert_eq!(format.round(sign * just_above), sign * high.value, "{}: above {midpoint}", format.name);
+            assert_eq!(
+                format.round(sign * just_below),
+                sign * low.value,
+                "{}: below {midpoint}",
+                format.name
+            );
+            assert_eq!(
+                format.round(sign * just_above),
+                sign * high.value,
+                "{}: above {midpoint}",
+                format.name
+            );
         }
         for beyond in [max * 1.0001, max * 1.5, max * 1e6, f32::MAX] {
-            assert_eq!(format.round(sign * beyond), sign * max, "{}: {beyond} saturates", format.name);
+            assert_eq!(
+                format.round(sign * beyond),
+                sign * max,
+                "{}: {beyond} saturates",
+                format.name
+            );
         }
     }
 }
@@ -92,8 +128,16 @@ fn check_exhaustively(format: &Minifloat, codes: &[Code]) {
 #[test]
 fn e4m3_rounds_to_nearest_even_and_saturates_at_448() {
     check_exhaustively(&E4M3, &e4m3_codes());
-    assert_eq!(E4M3.round(464.0), 448.0, "464 would round up to 480, which E4M3FN lacks");
-    assert_eq!(E4M3.round(2f32.powi(-10)), 0.0, "half the smallest subnormal ties to zero");
+    assert_eq!(
+        E4M3.round(464.0),
+        448.0,
+        "464 would round up to 480, which E4M3FN lacks"
+    );
+    assert_eq!(
+        E4M3.round(2f32.powi(-10)),
+        0.0,
+        "half the smallest subnormal ties to zero"
+    );
 }
 
 #[test]
@@ -113,7 +157,11 @@ fn e2m1_rounds_to_nearest_even_and_saturates_at_6() {
 
 #[test]
 fn library_tables_match_the_decoded_ones() {
-    for (format, codes) in [(E4M3, e4m3_codes()), (E5M2, e5m2_codes()), (E2M1, e2m1_codes())] {
+    for (format, codes) in [
+        (E4M3, e4m3_codes()),
+        (E5M2, e5m2_codes()),
+        (E2M1, e2m1_codes()),
+    ] {
         let decoded: Vec<f32> = codes.iter().map(|c| c.value).collect();
         assert_eq!(format.representable(), decoded, "{}", format.name);
     }
@@ -127,7 +175,12 @@ fn fast_rounding_matches_the_reference_on_random_values() {
         for (i, x) in common::heavy_tailed(7, 200_000).into_iter().enumerate() {
             // Spread over many binades, subnormals and overflow included.
             let x = x * scale * 2f32.powi((i % 40) as i32 - 30);
-            assert_eq!(format.round(x), format.round_reference(x, &table), "{}: {x}", format.name);
+            assert_eq!(
+                format.round(x),
+                format.round_reference(x, &table),
+                "{}: {x}",
+                format.name
+            );
         }
     }
 }
@@ -140,8 +193,16 @@ fn fp8_matches_the_float8_crate() {
         if !x.is_finite() {
             continue;
         }
-        assert_eq!(E4M3.round(x), float8::F8E4M3::from_f32(x).to_f32(), "E4M3 {x}");
-        assert_eq!(E5M2.round(x), float8::F8E5M2::from_f32(x).to_f32(), "E5M2 {x}");
+        assert_eq!(
+            E4M3.round(x),
+            float8::F8E4M3::from_f32(x).to_f32(),
+            "E4M3 {x}"
+        );
+        assert_eq!(
+            E5M2.round(x),
+            float8::F8E5M2::from_f32(x).to_f32(),
+            "E5M2 {x}"
+        );
     }
 }
 
@@ -152,9 +213,17 @@ fn fp16_matches_half_and_saturates() {
         if !x.is_finite() {
             continue;
         }
-        let expected = if x.abs() > 65504.0 { 65504f32.copysign(x) } else { half::f16::from_f32(x).to_f32() };
+        let expected = if x.abs() > 65504.0 {
+            65504f32.copysign(x)
+        } else {
+            half::f16::from_f32(x).to_f32()
+        };
         // half rounds values in (65504, 65520) down to 65504 and beyond to inf; we saturate.
-        let expected = if expected.is_infinite() { 65504f32.copysign(x) } else { expected };
+        let expected = if expected.is_infinite() {
+            65504f32.copysign(x)
+        } else {
+            expected
+        };
         assert_eq!(FP16.round(x), expected, "{x}");
     }
 }
@@ -167,7 +236,11 @@ fn bf16_matches_half_and_saturates() {
             continue;
         }
         let converted = half::bf16::from_f32(x).to_f32();
-        let expected = if converted.is_infinite() { BF16_MAX.copysign(x) } else { converted };
+        let expected = if converted.is_infinite() {
+            BF16_MAX.copysign(x)
+        } else {
+            converted
+        };
         assert_eq!(round_bf16(x), expected, "{x}");
     }
     assert_eq!(round_bf16(f32::MAX), BF16_MAX);
@@ -205,12 +278,22 @@ fn fp8_weight_scale_is_per_output_channel() {
 #[test]
 fn fp8_activation_scale_comes_from_the_range_and_clips() {
     let x = common::tensor(&[0.0, 1.0, -2.0, 4.0, 100.0], &[5]);
-    let range = ActRange { min: -2.0, max: 4.0 };
-    let quantized = common::values(&fake_quant_activation(Format::Fp8E4m3, &x, range).expect("fp8"));
+    let range = ActRange {
+        min: -2.0,
+        max: 4.0,
+    };
+    let quantized =
+        common::values(&fake_quant_activation(Format::Fp8E4m3, &x, range).expect("fp8"));
     let scale = 4.0 / 448.0;
-    let expected: Vec<f32> = [0.0f32, 1.0, -2.0, 4.0, 100.0].iter().map(|&v| E4M3.round(v / scale) * scale).collect();
+    let expected: Vec<f32> = [0.0f32, 1.0, -2.0, 4.0, 100.0]
+        .iter()
+        .map(|&v| E4M3.round(v / scale) * scale)
+        .collect();
     assert_eq!(quantized, expected);
-    assert!((quantized[4] - 4.0).abs() <= 4.0 * SCALE_ROUND_TRIP_REL, "beyond the range saturates at its max");
+    assert!(
+        (quantized[4] - 4.0).abs() <= 4.0 * SCALE_ROUND_TRIP_REL,
+        "beyond the range saturates at its max"
+    );
 }
 
 #[test]

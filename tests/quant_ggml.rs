@@ -9,17 +9,32 @@ use candle_core::Device;
 
 #[test]
 fn wrapper_equals_candle_round_trip() {
-    for (seed, shape) in [(1u64, vec![8usize, 512]), (2, vec![4, 2, 256]), (3, vec![256])] {
+    for (seed, shape) in [
+        (1u64, vec![8usize, 512]),
+        (2, vec![4, 2, 256]),
+        (3, vec![256]),
+    ] {
         let count: usize = shape.iter().product();
         for heavy in [false, true] {
-            let values = if heavy { common::heavy_tailed(seed, count) } else { common::gaussian(seed, count) };
+            let values = if heavy {
+                common::heavy_tailed(seed, count)
+            } else {
+                common::gaussian(seed, count)
+            };
             let weight = common::tensor(&values, &shape);
             for format in GgmlFormat::ALL {
-                let ours = common::values(&fake_quant_weight(Format::Ggml(format), &weight).expect("ggml"));
+                let ours = common::values(
+                    &fake_quant_weight(Format::Ggml(format), &weight).expect("ggml"),
+                );
                 let candle = QTensor::quantize(&weight, format.dtype())
                     .and_then(|q| q.dequantize(&Device::Cpu))
                     .expect("candle round trip");
-                assert_eq!(ours, common::values(&candle), "{} on {shape:?}", format.name());
+                assert_eq!(
+                    ours,
+                    common::values(&candle),
+                    "{} on {shape:?}",
+                    format.name()
+                );
             }
         }
     }
@@ -33,7 +48,10 @@ fn conv_weights_are_rows_of_their_flattened_kernel() {
     let matrix = common::tensor(&values, &[8, 256]);
     let format = Format::Ggml(GgmlFormat::Q4K);
     let ours = common::values(&fake_quant_weight(format, &conv).expect("conv"));
-    assert_eq!(ours, common::values(&fake_quant_weight(format, &matrix).expect("matrix")));
+    assert_eq!(
+        ours,
+        common::values(&fake_quant_weight(format, &matrix).expect("matrix"))
+    );
 }
 
 #[test]
@@ -65,8 +83,18 @@ fn bits_per_weight_are_the_true_block_sizes() {
     ];
     for (format, bits) in expected {
         let dtype = format.dtype();
-        assert_eq!(bits, (dtype.type_size() * 8) as f64 / dtype.block_size() as f64, "{}", format.name());
-        assert_eq!(Format::Ggml(format).bits_per_element(&[4096, 4096]), bits, "{}", format.name());
+        assert_eq!(
+            bits,
+            (dtype.type_size() * 8) as f64 / dtype.block_size() as f64,
+            "{}",
+            format.name()
+        );
+        assert_eq!(
+            Format::Ggml(format).bits_per_element(&[4096, 4096]),
+            bits,
+            "{}",
+            format.name()
+        );
     }
 }
 
@@ -74,6 +102,9 @@ fn bits_per_weight_are_the_true_block_sizes() {
 fn nan_is_an_error_not_a_panic() {
     let mut values = common::gaussian(6, 256);
     values[77] = f32::NAN;
-    let error = fake_quant_weight(Format::Ggml(GgmlFormat::Q4K), &common::tensor(&values, &[1, 256]));
+    let error = fake_quant_weight(
+        Format::Ggml(GgmlFormat::Q4K),
+        &common::tensor(&values, &[1, 256]),
+    );
     insta::assert_snapshot!(error.expect_err("NaN").to_string(), @"non-finite value NaN at flat index 77 (tensor of shape [1, 256]); quantization needs finite values");
 }

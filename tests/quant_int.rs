@@ -6,7 +6,8 @@ mod common;
 
 use bitplan::quant::int::{fp16_scale, IntGrid};
 use bitplan::quant::{
-    fake_quant_activation, fake_quant_weight, ActRange, Format, IntFormat, IntGranularity, QuantError, INT_BITS,
+    fake_quant_activation, fake_quant_weight, ActRange, Format, IntFormat, IntGranularity,
+    QuantError, INT_BITS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -34,13 +35,21 @@ fn all_int_formats() -> Vec<IntFormat> {
 
 /// The conventions written out literally, slice by slice (README "Formats").
 fn reference(format: IntFormat, data: &[f32], shape: &[usize]) -> Vec<f32> {
-    let row_len = if shape.len() <= 1 { data.len() } else { data.len() / shape[0] };
+    let row_len = if shape.len() <= 1 {
+        data.len()
+    } else {
+        data.len() / shape[0]
+    };
     let slice_len = match format.granularity() {
         IntGranularity::PerTensor => data.len(),
         IntGranularity::PerChannel => row_len,
         group => group.group_size().expect("group"),
     };
-    let fp16 = |s: f32| half::f16::from_f32(s).to_f32().clamp(5.960_464_5e-8, 65504.0);
+    let fp16 = |s: f32| {
+        half::f16::from_f32(s)
+            .to_f32()
+            .clamp(5.960_464_5e-8, 65504.0)
+    };
     let bits = format.bits();
     data.chunks(slice_len)
         .flat_map(|slice| {
@@ -54,8 +63,17 @@ fn reference(format: IntFormat, data: &[f32], shape: &[usize]) -> Vec<f32> {
             } else {
                 let q_max = (2f32).powi(bits as i32) - 1.0;
                 let (low, high) = (min.min(0.0), max.max(0.0));
-                let scale = if high == low { 1.0 } else { fp16((high - low) / q_max) };
-                (scale, (-low / scale).round_ties_even().clamp(0.0, q_max), 0.0, q_max)
+                let scale = if high == low {
+                    1.0
+                } else {
+                    fp16((high - low) / q_max)
+                };
+                (
+                    scale,
+                    (-low / scale).round_ties_even().clamp(0.0, q_max),
+                    0.0,
+                    q_max,
+                )
             };
             slice.iter().map(move |&x| {
                 let q = ((x / scale).round_ties_even() + zero_point).clamp(q_min, q_max);
@@ -68,7 +86,11 @@ fn reference(format: IntFormat, data: &[f32], shape: &[usize]) -> Vec<f32> {
 #[test]
 fn symmetric_ties_go_to_even_codes() {
     // int4-sym: q_max = 7, amax 7 gives scale exactly 1.
-    let got = fake_quant(int(4, true, IntGranularity::PerTensor), &[7.0, 2.5, -2.5, 3.5, -0.5, 0.5, 1.5], &[7]);
+    let got = fake_quant(
+        int(4, true, IntGranularity::PerTensor),
+        &[7.0, 2.5, -2.5, 3.5, -0.5, 0.5, 1.5],
+        &[7],
+    );
     assert_eq!(got, [7.0, 2.0, -2.0, 4.0, 0.0, 0.0, 2.0]);
 }
 
@@ -78,15 +100,24 @@ fn symmetric_uses_the_restricted_range() {
     let grid = IntGrid::symmetric(8, 1.27);
     assert_eq!(grid.scale, FP16_OF_0_01);
     assert_eq!((grid.q_min, grid.q_max), (-127.0, 127.0));
-    let got = fake_quant(int(8, true, IntGranularity::PerTensor), &[-1.27, 1.27, 0.0], &[3]);
+    let got = fake_quant(
+        int(8, true, IntGranularity::PerTensor),
+        &[-1.27, 1.27, 0.0],
+        &[3],
+    );
     assert_eq!(got, [-127.0 * FP16_OF_0_01, 127.0 * FP16_OF_0_01, 0.0]);
 }
 
 #[test]
 fn activation_values_beyond_the_range_clamp() {
     let x = common::tensor(&[5.0, -5.0, 0.005], &[3]);
-    let range = ActRange { min: -1.27, max: 1.27 };
-    let got = common::values(&fake_quant_activation(int(8, true, IntGranularity::PerTensor), &x, range).expect("int8"));
+    let range = ActRange {
+        min: -1.27,
+        max: 1.27,
+    };
+    let got = common::values(
+        &fake_quant_activation(int(8, true, IntGranularity::PerTensor), &x, range).expect("int8"),
+    );
     // 0.005 / 0.0100021 = 0.49989: rounds to 0.
     assert_eq!(got, [127.0 * FP16_OF_0_01, -127.0 * FP16_OF_0_01, 0.0]);
 }
@@ -95,8 +126,15 @@ fn activation_values_beyond_the_range_clamp() {
 fn asymmetric_zero_point_and_ties() {
     // int4-asym over [-5, 10]: scale 15/15 = 1, zero point 5.
     let grid = IntGrid::asymmetric(4, -5.0, 10.0);
-    assert_eq!((grid.scale, grid.zero_point, grid.q_min, grid.q_max), (1.0, 5.0, 0.0, 15.0));
-    let got = fake_quant(int(4, false, IntGranularity::PerTensor), &[-5.0, 10.0, 2.5, 3.5, -4.5, 0.0], &[6]);
+    assert_eq!(
+        (grid.scale, grid.zero_point, grid.q_min, grid.q_max),
+        (1.0, 5.0, 0.0, 15.0)
+    );
+    let got = fake_quant(
+        int(4, false, IntGranularity::PerTensor),
+        &[-5.0, 10.0, 2.5, 3.5, -4.5, 0.0],
+        &[6],
+    );
     assert_eq!(got, [-5.0, 10.0, 2.0, 4.0, -4.0, 0.0]);
 }
 
@@ -104,7 +142,11 @@ fn asymmetric_zero_point_and_ties() {
 fn asymmetric_range_is_widened_to_contain_zero() {
     // All negative: [-15, -3] becomes [-15, 0]: scale 1, zero point 15 (the top code).
     assert_eq!(IntGrid::asymmetric(4, -15.0, -3.0).zero_point, 15.0);
-    let got = fake_quant(int(4, false, IntGranularity::PerTensor), &[-15.0, -3.0, -7.5], &[3]);
+    let got = fake_quant(
+        int(4, false, IntGranularity::PerTensor),
+        &[-15.0, -3.0, -7.5],
+        &[3],
+    );
     assert_eq!(got, [-15.0, -3.0, -8.0]);
     // All positive: [2, 17] becomes [0, 17]: scale fp16(17/15) = 1.1337890625, zero point 0.
     let grid = IntGrid::asymmetric(4, 2.0, 17.0);
@@ -116,21 +158,41 @@ fn asymmetric_range_is_widened_to_contain_zero() {
 #[test]
 fn zero_slices_get_scale_one_and_stay_zero() {
     assert_eq!(IntGrid::symmetric(4, 0.0).scale, 1.0);
-    assert_eq!(IntGrid::asymmetric(4, 0.0, 0.0), IntGrid { scale: 1.0, zero_point: 0.0, q_min: 0.0, q_max: 15.0 });
+    assert_eq!(
+        IntGrid::asymmetric(4, 0.0, 0.0),
+        IntGrid {
+            scale: 1.0,
+            zero_point: 0.0,
+            q_min: 0.0,
+            q_max: 15.0
+        }
+    );
     // Row 0 is all zero, row 1 is not: per-channel keeps row 0 exactly zero.
     let mut data = vec![0.0f32; 128];
     data.extend(common::gaussian(5, 128));
     for format in all_int_formats() {
         let got = fake_quant(Format::Int(format), &data, &[2, 128]);
-        assert!(got[..128].iter().all(|&v| v == 0.0), "{}", Format::Int(format));
+        assert!(
+            got[..128].iter().all(|&v| v == 0.0),
+            "{}",
+            Format::Int(format)
+        );
     }
 }
 
 #[test]
 fn scales_are_fp16_and_stay_finite() {
     assert_eq!(fp16_scale(0.1), half::f16::from_f32(0.1).to_f32());
-    assert_eq!(fp16_scale(1e9), 65504.0, "too large for fp16: the largest finite fp16");
-    assert_eq!(fp16_scale(1e-12), 5.960_464_5e-8, "too small: the smallest positive fp16");
+    assert_eq!(
+        fp16_scale(1e9),
+        65504.0,
+        "too large for fp16: the largest finite fp16"
+    );
+    assert_eq!(
+        fp16_scale(1e-12),
+        5.960_464_5e-8,
+        "too small: the smallest positive fp16"
+    );
 }
 
 #[test]
@@ -138,16 +200,28 @@ fn fast_grid_matches_its_literal_reference() {
     let values = common::heavy_tailed(21, 20_000);
     for (i, pair) in values.chunks_exact(2).enumerate() {
         let bits = INT_BITS[i % INT_BITS.len()];
-        let grid = IntGrid::for_slice(bits, i % 2 == 0, pair[0].min(pair[1]), pair[0].max(pair[1]) * 0.7);
+        let grid = IntGrid::for_slice(
+            bits,
+            i % 2 == 0,
+            pair[0].min(pair[1]),
+            pair[0].max(pair[1]) * 0.7,
+        );
         for x in [pair[0], pair[1], pair[0] * 3.0, pair[1] * 1e3] {
-            assert_eq!(grid.fake_quant(x), grid.fake_quant_reference(x), "{grid:?} at {x}");
+            assert_eq!(
+                grid.fake_quant(x),
+                grid.fake_quant_reference(x),
+                "{grid:?} at {x}"
+            );
         }
     }
 }
 
 #[test]
 fn group_shape_errors_name_the_row_length() {
-    let error = fake_quant_weight(int(4, true, IntGranularity::G128), &common::tensor(&[0.0; 300], &[3, 100]));
+    let error = fake_quant_weight(
+        int(4, true, IntGranularity::G128),
+        &common::tensor(&[0.0; 300], &[3, 100]),
+    );
     assert!(matches!(error, Err(QuantError::NotAdmissible { .. })));
     insta::assert_snapshot!(error.expect_err("inadmissible").to_string(), @"format int4-sym-g128 cannot take a tensor of shape [3, 100]: row length 100 (the product of all dims after the first) is not a multiple of the block size 128");
 }
@@ -162,13 +236,22 @@ fn shapes() -> impl Strategy<Value = Vec<usize>> {
 }
 
 fn config() -> Config {
-    Config { cases: 48, rng_seed: RngSeed::Fixed(0x1D_2024), failure_persistence: None, ..Config::default() }
+    Config {
+        cases: 48,
+        rng_seed: RngSeed::Fixed(0x1D_2024),
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 /// Gaussian or Student-t data with rows of different scales (as real weights have).
 fn data(seed: u64, heavy: bool, shape: &[usize]) -> Vec<f32> {
     let count: usize = shape.iter().product();
-    let mut values = if heavy { common::heavy_tailed(seed, count) } else { common::gaussian(seed, count) };
+    let mut values = if heavy {
+        common::heavy_tailed(seed, count)
+    } else {
+        common::gaussian(seed, count)
+    };
     let row_len = count / shape[0].max(1);
     if shape.len() > 1 {
         for (row, chunk) in values.chunks_mut(row_len).enumerate() {
@@ -238,7 +321,11 @@ proptest! {
 fn asymmetric_formats_are_idempotent_when_both_end_codes_are_used() {
     let (mut slices, mut short) = (0usize, 0usize);
     for seed in 0..64 {
-        let slice = if seed % 2 == 0 { common::gaussian(seed, 128) } else { common::heavy_tailed(seed, 128) };
+        let slice = if seed % 2 == 0 {
+            common::gaussian(seed, 128)
+        } else {
+            common::heavy_tailed(seed, 128)
+        };
         for bits in INT_BITS {
             let format = int(bits, false, IntGranularity::PerTensor);
             let once = fake_quant(format, &slice, &[128]);
@@ -255,6 +342,9 @@ fn asymmetric_formats_are_idempotent_when_both_end_codes_are_used() {
             }
         }
     }
-    assert!(short * 10 < slices, "{short} of {slices} slices missed the top code");
+    assert!(
+        short * 10 < slices,
+        "{short} of {slices} slices missed the top code"
+    );
     eprintln!("{short} of {slices} asymmetric slices missed the top code (not idempotent)");
 }

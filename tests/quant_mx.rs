@@ -42,7 +42,11 @@ fn shared_exponent_is_floor_log2_amax_minus_emax_elem() {
 #[test]
 fn mxfp4_block_by_hand() {
     // amax 8: X = 2^(3-2) = 2. Elements 4, 1.5, 0.5, -0.6 -> -0.5, 0.1 -> 0, 3.5 -> 4 (tie to even).
-    let got = fake_quant(Format::Mxfp4, &block(&[8.0, 3.0, 1.0, -1.2, 0.2, 7.0]), &[32]);
+    let got = fake_quant(
+        Format::Mxfp4,
+        &block(&[8.0, 3.0, 1.0, -1.2, 0.2, 7.0]),
+        &[32],
+    );
     assert_eq!(got, block(&[8.0, 3.0, 1.0, -1.0, 0.0, 8.0]));
     // amax 7.9 stays in X = 1 and saturates at 6.
     let got = fake_quant(Format::Mxfp4, &block(&[7.9, -2.5]), &[32]);
@@ -70,9 +74,15 @@ fn mx_reference(element: &Minifloat, values: &[f32]) -> Vec<f32> {
         .flat_map(|block| {
             let amax = block.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs()));
             let emax = f64::from(element.max).log2().floor();
-            let exponent = if amax == 0.0 { -127.0 } else { (amax.log2().floor() - emax).clamp(-127.0, 127.0) };
+            let exponent = if amax == 0.0 {
+                -127.0
+            } else {
+                (amax.log2().floor() - emax).clamp(-127.0, 127.0)
+            };
             let scale = 2f64.powf(exponent);
-            block.iter().map(move |&x| (f64::from(element.round((f64::from(x) / scale) as f32)) * scale) as f32)
+            block.iter().map(move |&x| {
+                (f64::from(element.round((f64::from(x) / scale) as f32)) * scale) as f32
+            })
         })
         .collect()
 }
@@ -87,7 +97,11 @@ fn mx_matches_the_literal_spec_rule() {
             chunk.iter_mut().for_each(|v| *v *= factor);
         }
         for (format, element) in [(Format::Mxfp8, E4M3), (Format::Mxfp4, E2M1)] {
-            assert_eq!(fake_quant(format, &values, &[64, 32]), mx_reference(&element, &values), "{format} seed {seed}");
+            assert_eq!(
+                fake_quant(format, &values, &[64, 32]),
+                mx_reference(&element, &values),
+                "{format} seed {seed}"
+            );
         }
     }
 }
@@ -123,17 +137,27 @@ fn nvfp4_block_whose_scale_rounds_to_zero_becomes_zero() {
 fn block_formats_count_their_scales() {
     assert_eq!(Format::Mxfp8.bits_per_element(&[64, 64]), 8.25);
     assert_eq!(Format::Mxfp4.bits_per_element(&[64, 64]), 4.25);
-    assert_eq!(Format::Nvfp4.bits_per_element(&[64, 64]), 4.5 + 32.0 / 4096.0);
+    assert_eq!(
+        Format::Nvfp4.bits_per_element(&[64, 64]),
+        4.5 + 32.0 / 4096.0
+    );
 }
 
 #[test]
 fn activations_use_dynamic_blocks_along_the_last_dim() {
     let values = common::gaussian(9, 4 * 64);
     let x = common::tensor(&values, &[4, 64]);
-    let ignored = ActRange { min: -1e-3, max: 1e-3 };
+    let ignored = ActRange {
+        min: -1e-3,
+        max: 1e-3,
+    };
     for format in [Format::Mxfp8, Format::Mxfp4, Format::Nvfp4] {
         let got = common::values(&fake_quant_activation(format, &x, ignored).expect("dynamic"));
-        assert_eq!(got, fake_quant(format, &values, &[4, 64]), "{format}: the range is ignored");
+        assert_eq!(
+            got,
+            fake_quant(format, &values, &[4, 64]),
+            "{format}: the range is ignored"
+        );
     }
     let error = fake_quant_activation(Format::Mxfp8, &common::tensor(&values, &[16, 16]), ignored);
     assert!(matches!(error, Err(QuantError::NotAdmissible { .. })));

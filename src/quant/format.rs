@@ -476,7 +476,11 @@ impl Format {
     /// first; a 1-D tensor is one row) must be a multiple of the block or group size.
     pub fn check_shape(&self, shape: &[usize]) -> Result<(), QuantError> {
         let (_, row_len) = weight_rows(shape);
-        let what = if shape.len() <= 1 { "a 1-D tensor is one row" } else { "the product of all dims after the first" };
+        let what = if shape.len() <= 1 {
+            "a 1-D tensor is one row"
+        } else {
+            "the product of all dims after the first"
+        };
         self.check_row_len(shape, row_len, what)
     }
 
@@ -509,13 +513,15 @@ impl Format {
 
     fn check_row_len(&self, shape: &[usize], row_len: usize, what: &str) -> Result<(), QuantError> {
         match self.info().scaling {
-            Scaling::Block { size } if !row_len.is_multiple_of(size) => Err(QuantError::NotAdmissible {
-                format: self.to_string(),
-                shape: shape.to_vec(),
-                reason: format!(
-                    "row length {row_len} ({what}) is not a multiple of the block size {size}"
-                ),
-            }),
+            Scaling::Block { size } if !row_len.is_multiple_of(size) => {
+                Err(QuantError::NotAdmissible {
+                    format: self.to_string(),
+                    shape: shape.to_vec(),
+                    reason: format!(
+                        "row length {row_len} ({what}) is not a multiple of the block size {size}"
+                    ),
+                })
+            }
             _ => Ok(()),
         }
     }

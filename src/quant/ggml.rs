@@ -3,11 +3,11 @@
 //! `quantize_row_*`) stores. Blocks never straddle rows: a row must be a multiple of the block
 //! size (32, or 256 for the K-quants), which [`super::Format::check_shape`] enforces.
 
+use super::format::GgmlFormat;
 use candle_core::quantized::k_quants::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8_0, GgmlType,
 };
-use super::format::GgmlFormat;
 
 /// Quantize `input` (a multiple of the block size long) to `format`'s blocks and back into `out`.
 pub fn fake_quant_row(format: GgmlFormat, input: &[f32], out: &mut [f32]) {

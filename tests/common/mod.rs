@@ -8,7 +8,9 @@ use rand::{RngExt, SeedableRng};
 /// Standard normal samples (Box-Muller), deterministic for a seed.
 pub fn gaussian(seed: u64, count: usize) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..count).map(|_| standard_normal(&mut rng) as f32).collect()
+    (0..count)
+        .map(|_| standard_normal(&mut rng) as f32)
+        .collect()
 }
 
 /// Student-t samples with 3 degrees of freedom: heavy tails like real weight and activation
@@ -27,7 +29,9 @@ pub fn heavy_tailed(seed: u64, count: usize) -> Vec<f32> {
 /// Uniform samples in [low, high).
 pub fn uniform(seed: u64, count: usize, low: f32, high: f32) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..count).map(|_| low + (high - low) * rng.random::<f32>()).collect()
+    (0..count)
+        .map(|_| low + (high - low) * rng.random::<f32>())
+        .collect()
 }
 
 fn standard_normal(rng: &mut StdRng) -> f64 {
@@ -43,10 +47,17 @@ pub fn tensor(values: &[f32], shape: &[usize]) -> Tensor {
 
 /// A tensor's values, flattened.
 pub fn values(tensor: &Tensor) -> Vec<f32> {
-    tensor.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("f32 tensor")
+    tensor
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .expect("f32 tensor")
 }
 
 /// Mean squared difference.
 pub fn mse(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>() / a.len() as f64
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64
 }
