@@ -236,3 +236,17 @@ fn metrics_by_hand() {
     let error = error_metrics(&x, &common::tensor(&[1.0; 4], &[2, 2])).expect_err("shapes");
     insta::assert_snapshot!(error.to_string(), @"cannot compare tensors of shapes [4] (reference) and [2, 2] (quantized): shapes must be equal");
 }
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let weight = common::tensor(&common::heavy_tailed(3, 96 * 512), &[96, 512]);
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for format in Format::all() {
+        let parallel = common::values(&fake_quant_weight(format, &weight).expect("parallel"));
+        let serial = one_thread.install(|| fake_quant_weight(format, &weight).expect("serial"));
+        assert_eq!(parallel, common::values(&serial), "{format}");
+    }
+}

@@ -163,3 +163,39 @@ fn activations_use_dynamic_blocks_along_the_last_dim() {
     assert!(matches!(error, Err(QuantError::NotAdmissible { .. })));
     insta::assert_snapshot!(error.expect_err("last dim 16").to_string(), @"format mxfp8 cannot take a tensor of shape [16, 16]: row length 16 (the last dim) is not a multiple of the block size 32");
 }
+
+/// NVFP4 written out literally: tensor amax, encode scale, per block E4M3 scale, E2M1 elements.
+fn nvfp4_reference(values: &[f32]) -> Vec<f32> {
+    let amax = values.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+    let encode = if amax == 0.0 { 1.0 } else { 448.0 * 6.0 / amax };
+    values
+        .chunks(16)
+        .flat_map(|block| {
+            let block_amax = block.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+            let decode = E4M3.round(block_amax / 6.0 * encode) / encode;
+            block.iter().map(move |&x| {
+                if decode == 0.0 {
+                    0.0
+                } else {
+                    E2M1.round(x / decode) * decode
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn nvfp4_matches_the_literal_two_level_rule() {
+    for seed in 0..8 {
+        let mut values = common::heavy_tailed(seed, 48 * 64);
+        for (index, chunk) in values.chunks_mut(16).enumerate() {
+            let factor = 2f32.powi((index % 24) as i32 - 12);
+            chunk.iter_mut().for_each(|v| *v *= factor);
+        }
+        assert_eq!(
+            fake_quant(Format::Nvfp4, &values, &[48, 64]),
+            nvfp4_reference(&values),
+            "seed {seed}"
+        );
+    }
+}

@@ -13,7 +13,7 @@
 //! A block whose E4M3 scale rounds to 0 dequantizes to 0.
 
 use super::float::{floor_log2, pow2, Minifloat, E2M1, E4M3};
-use super::rows::stats;
+use super::rows::amax;
 
 /// Elements per MX block.
 pub const MX_BLOCK: usize = 32;
@@ -39,7 +39,7 @@ pub fn fake_quant_mx(element: &Minifloat, input: &[f32], out: &mut [f32]) {
         .chunks_exact(MX_BLOCK)
         .zip(out.chunks_exact_mut(MX_BLOCK))
     {
-        let exponent = mx_shared_exponent(element, stats(block).amax());
+        let exponent = mx_shared_exponent(element, amax(block));
         // Both powers of two are exact in f32 for exponents in [-127, 127].
         let (scale, inverse) = (pow2(exponent), pow2(-exponent));
         for (y, &x) in out_block.iter_mut().zip(block) {
@@ -71,7 +71,7 @@ pub fn fake_quant_nvfp4(tensor_scale: f32, input: &[f32], out: &mut [f32]) {
         .chunks_exact(NVFP4_BLOCK)
         .zip(out.chunks_exact_mut(NVFP4_BLOCK))
     {
-        let scale = nvfp4_block_scale(tensor_scale, stats(block).amax());
+        let scale = nvfp4_block_scale(tensor_scale, amax(block));
         if scale == 0.0 {
             out_block.fill(0.0);
             continue;
