@@ -180,8 +180,10 @@ pub fn floor_log2(x: f32) -> i32 {
     }
 }
 
-/// `2^exponent` as f32 for exponent in [-149, 127], exact (subnormal below -126).
+/// `2^exponent` as f32, exact for exponent in [-149, 127] (subnormal below -126); exponents
+/// outside that range are clamped into it.
 pub fn pow2(exponent: i32) -> f32 {
+    let exponent = exponent.clamp(-149, 127);
     if exponent >= -126 {
         f32::from_bits(((exponent + 127) as u32) << 23)
     } else {

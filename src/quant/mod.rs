@@ -16,6 +16,7 @@ pub mod ggml;
 pub mod int;
 pub mod metrics;
 pub mod mx;
+mod name;
 mod rows;
 
 pub use calibrate::{RangeMethod, RangeObserver};
