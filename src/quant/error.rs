@@ -41,6 +41,14 @@ pub enum QuantError {
         shape: Vec<usize>,
     },
 
+    /// Slices passed to `fake_quant_weight_into` whose lengths do not match the shape.
+    #[error("shape {shape:?} has {} elements, but the input slice has {input} and the output slice {output}", shape.iter().product::<usize>())]
+    LengthMismatch {
+        shape: Vec<usize>,
+        input: usize,
+        output: usize,
+    },
+
     /// A tensor whose dtype is not floating point.
     #[error("dtype {dtype:?} is not a floating-point dtype; only f16, bf16, f32 and f64 tensors can be quantized")]
     NotFloat { dtype: candle_core::DType },

@@ -5,92 +5,10 @@ use candle_core::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::error::QuantError;
+pub use super::lanes::{stats, Stats};
 
 /// Elements per work item when a pass over the whole tensor is split across threads.
 const CHUNK: usize = 1 << 16;
-
-/// Minimum, maximum and finiteness of a slice.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stats {
-    pub min: f32,
-    pub max: f32,
-    /// False if any value is NaN or infinite.
-    pub finite: bool,
-}
-
-impl Stats {
-    /// Largest magnitude.
-    pub fn amax(&self) -> f32 {
-        self.max.max(-self.min).max(0.0)
-    }
-
-    fn merge(self, other: Stats) -> Stats {
-        Stats {
-            min: self.min.min(other.min),
-            max: self.max.max(other.max),
-            finite: self.finite && other.finite,
-        }
-    }
-
-    const EMPTY: Stats = Stats {
-        min: f32::INFINITY,
-        max: f32::NEG_INFINITY,
-        finite: true,
-    };
-}
-
-/// Statistics of a slice in one vectorized pass (eight independent lanes: `f32::min`/`max`
-/// vectorize to a few instructions, an `if` select to many). `x·0` is 0 for every finite `x` and NaN for
-/// NaN or ±inf, so the sum of those products flags any non-finite value without a branch.
-pub fn stats(values: &[f32]) -> Stats {
-    let mut low = [f32::INFINITY; 8];
-    let mut high = [f32::NEG_INFINITY; 8];
-    let mut probe = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..8 {
-            let x = chunk[lane];
-            low[lane] = low[lane].min(x);
-            high[lane] = high[lane].max(x);
-            probe[lane] += x * 0.0;
-        }
-    }
-    let mut result = Stats::EMPTY;
-    for lane in 0..8 {
-        result = result.merge(Stats {
-            min: low[lane],
-            max: high[lane],
-            finite: probe[lane] == 0.0,
-        });
-    }
-    for &x in tail {
-        result = result.merge(Stats {
-            min: x,
-            max: x,
-            finite: x.is_finite(),
-        });
-    }
-    result
-}
-
-/// Largest magnitude of a slice (0 when empty), in eight independent lanes so that short blocks
-/// (MX's 32, NVFP4's 16) vectorize. Assumes finite values (rows are checked first).
-#[inline]
-pub fn amax(values: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..8 {
-            lanes[lane] = lanes[lane].max(chunk[lane].abs());
-        }
-    }
-    lanes
-        .iter()
-        .chain(tail)
-        .fold(0.0f32, |max, &x| max.max(x.abs()))
-}
 
 /// Statistics of a whole tensor's data, in parallel.
 pub fn tensor_stats(data: &[f32]) -> Stats {
@@ -124,19 +42,20 @@ pub fn check_finite(data: &[f32], shape: &[usize]) -> Result<Stats, QuantError> 
 }
 
 /// Run `kernel(row, row_stats, out_row)` over every row of `data` (rows of `row_len`), in
-/// parallel, into a new buffer. Fails on the first non-finite value (by flat index).
+/// parallel, writing the matching rows of `out` (as long as `data`). Fails on the first
+/// non-finite value (by flat index); `out` is then partly written.
 pub fn map_rows<K>(
     data: &[f32],
     shape: &[usize],
     row_len: usize,
+    out: &mut [f32],
     kernel: K,
-) -> Result<Vec<f32>, QuantError>
+) -> Result<(), QuantError>
 where
     K: Fn(&[f32], Stats, &mut [f32]) + Sync,
 {
-    let mut out = vec![0.0f32; data.len()];
     if data.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let row_len = row_len.max(1);
     // Batch short rows so each task has enough work to pay for its scheduling.
@@ -154,7 +73,7 @@ where
         })
         .reduce(|| true, |a, b| a && b);
     if all_finite {
-        Ok(out)
+        Ok(())
     } else {
         Err(non_finite_error(data, shape))
     }
