@@ -307,3 +307,67 @@ fn fp16_and_bf16_formats_are_casts() {
         assert_eq!(*b, half::bf16::from_f32(*x).to_f32());
     }
 }
+
+#[test]
+fn eight_lane_rounding_equals_the_scalar_rounding() {
+    use bitplan::quant::float::round_bf16_x8;
+    use bitplan::quant::int::IntGrid;
+    use wide::f32x8;
+    let lanes = |x: f32x8| x.to_array();
+    let values = common::heavy_tailed(17, 80_000);
+    for (i, chunk) in values.chunks_exact(8).enumerate() {
+        let x = f32x8::new(chunk.try_into().expect("eight"));
+        let scale = 2f32.powi((i % 48) as i32 - 24);
+        let scaled = x * f32x8::splat(scale);
+        for format in [E4M3, E5M2, E2M1, FP16] {
+            let expected: Vec<f32> = lanes(scaled).iter().map(|&v| format.round(v)).collect();
+            assert_eq!(
+                lanes(format.round_x8(scaled)).to_vec(),
+                expected,
+                "{}",
+                format.name
+            );
+        }
+        let expected: Vec<f32> = lanes(scaled).iter().map(|&v| round_bf16(v)).collect();
+        assert_eq!(lanes(round_bf16_x8(scaled)).to_vec(), expected);
+        let grid = IntGrid::for_slice(4, i % 2 == 0, -scale, scale * 0.5);
+        let expected: Vec<f32> = lanes(scaled).iter().map(|&v| grid.fake_quant(v)).collect();
+        assert_eq!(lanes(grid.fake_quant_x8(scaled)).to_vec(), expected);
+    }
+    assert_eq!(
+        round_bf16_x8(f32x8::splat(f32::MAX)).to_array(),
+        [BF16_MAX; 8]
+    );
+}
+
+#[test]
+fn slice_statistics_find_every_extreme_and_every_non_finite_value() {
+    use bitplan::quant::lanes::{amax, stats};
+    for len in 1..40 {
+        let values = common::gaussian(len as u64, len);
+        let s = stats(&values);
+        assert_eq!(
+            s.min,
+            values.iter().copied().fold(f32::INFINITY, f32::min),
+            "len {len}"
+        );
+        assert_eq!(
+            s.max,
+            values.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            "len {len}"
+        );
+        assert!(s.finite);
+        assert_eq!(
+            amax(&values),
+            values.iter().fold(0.0f32, |m, v| m.max(v.abs())),
+            "len {len}"
+        );
+        for position in 0..len {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut broken = values.clone();
+                broken[position] = bad;
+                assert!(!stats(&broken).finite, "len {len}: {bad} at {position}");
+            }
+        }
+    }
+}

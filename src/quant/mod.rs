@@ -14,7 +14,7 @@ pub mod float;
 pub mod format;
 pub mod ggml;
 pub mod int;
-mod lanes;
+pub mod lanes;
 pub mod metrics;
 pub mod mx;
 mod name;
