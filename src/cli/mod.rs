@@ -29,9 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the numeric formats: name, bits per element including scales, block size, notes.
     Formats(formats::Args),
-    /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
 }
 
