@@ -8,7 +8,7 @@ use super::error::QuantError;
 use super::float::{self, Minifloat, E2M1, E4M3, E5M2, FP16};
 use super::format::{weight_rows, Format, IntFormat, IntGranularity};
 use super::int::{self, IntGrid};
-use super::rows::{check_finite, map_rows, tensor_like, with_f32};
+use super::rows::{check_finite, map_finite_rows, map_rows, tensor_like, with_f32};
 use super::{ggml, mx};
 
 /// Statically calibrated range of an activation tensor.
@@ -197,9 +197,10 @@ fn fake_quant_rows(
         }),
         Format::Nvfp4 => {
             let tensor_scale = mx::nvfp4_tensor_scale(check_finite(data, shape)?.amax());
-            map_rows(data, shape, row_len, out, |row, _, out| {
+            map_finite_rows(data, row_len, out, |row, out| {
                 mx::fake_quant_nvfp4(tensor_scale, row, out)
-            })
+            });
+            Ok(())
         }
         Format::Int(int) => fake_quant_int_rows(int, data, shape, row_len, out),
         Format::Ggml(ggml) => map_rows(data, shape, row_len, out, |row, _, out| {
@@ -220,9 +221,10 @@ fn fake_quant_int_rows(
         IntGranularity::PerTensor => {
             let stats = check_finite(data, shape)?;
             let grid = IntGrid::for_slice(bits, symmetric, stats.min, stats.max);
-            map_rows(data, shape, row_len, out, |row, _, out| {
+            map_finite_rows(data, row_len, out, |row, out| {
                 grid.fake_quant_slice(row, out)
-            })
+            });
+            Ok(())
         }
         IntGranularity::PerChannel => map_rows(data, shape, row_len, out, |row, stats, out| {
             IntGrid::for_slice(bits, symmetric, stats.min, stats.max).fake_quant_slice(row, out)

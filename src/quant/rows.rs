@@ -79,6 +79,20 @@ where
     }
 }
 
+/// Run `kernel(row, out_row)` over every row of `data`, in parallel, for data already known to
+/// be finite (a per-tensor format checked it while finding its scale): no per-row pass.
+pub fn map_finite_rows<K>(data: &[f32], row_len: usize, out: &mut [f32], kernel: K)
+where
+    K: Fn(&[f32], &mut [f32]) + Sync,
+{
+    let row_len = row_len.max(1);
+    let min_rows = (CHUNK / 8 / row_len).max(1);
+    data.par_chunks(row_len)
+        .zip(out.par_chunks_mut(row_len))
+        .with_min_len(min_rows)
+        .for_each(|(row, out_row)| kernel(row, out_row));
+}
+
 /// Call `work` with the tensor's values as a contiguous f32 slice: borrowed without a copy when
 /// the tensor is a contiguous f32 CPU tensor, else converted once.
 pub fn with_f32<R>(
