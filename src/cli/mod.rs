@@ -32,9 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the numeric formats: name, bits per element including scales, block size, notes.
     Formats(formats::Args),
-    /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
     /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
     Inspect(inspect::Args),
