@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod search;
+mod sweep;
+
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
 /// bitplan measures how much error each layer suffers in each candidate format, predicts what
@@ -18,14 +21,20 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    Search(search::Args),
+    Sweep(sweep::Args),
+}
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
 const EXIT_FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::Search(args) => search::run(args),
+        Command::Sweep(args) => sweep::run(args),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
