@@ -72,6 +72,12 @@ pub fn list(budgets: &[Budget]) -> String {
 pub(crate) fn slots(problem: &Problem, budgets: &[Budget]) -> Result<Vec<(usize, f64)>, SearchError> {
     let mut resolved: Vec<(usize, f64)> = Vec::with_capacity(budgets.len());
     for budget in budgets {
+        if !budget.max.is_finite() {
+            return Err(SearchError::BudgetValue {
+                text: budget.to_string(),
+                value: budget.max.to_string(),
+            });
+        }
         let Some(metric) = problem.metric_index(&budget.metric) else {
             return Err(SearchError::BudgetUnknownMetric {
                 text: budget.to_string(),

@@ -158,11 +158,19 @@ fn increments(hulls: &[Vec<(f64, f64, usize)>]) -> Vec<Increment> {
     steps
 }
 
-/// Relative amount by which `totals` exceed the budgets (0 when within).
+/// Relative amount by which `totals` exceed the budgets (0 when within; a zero budget counts
+/// the absolute excess, so the sum stays finite).
 pub(crate) fn violation(totals: &[f64], budgets: &[(usize, f64)]) -> f64 {
     budgets
         .iter()
-        .map(|&(slot, max)| (totals[slot] - max).max(0.0) / max.abs().max(f64::MIN_POSITIVE))
+        .map(|&(slot, max)| {
+            let excess = (totals[slot] - max).max(0.0);
+            if max > 0.0 {
+                excess / max
+            } else {
+                excess
+            }
+        })
         .sum()
 }
 
@@ -174,27 +182,33 @@ fn repair(
     choice: &mut [usize],
     totals: &mut Vec<f64>,
 ) -> Option<()> {
-    while !within(totals, budgets) {
+    // Each step strictly lowers the violation, so no plan repeats; the cap only guards against
+    // float rounding making two plans look better than each other.
+    let cap = 4 * decisions.groups.iter().map(|group| group.len()).sum::<usize>();
+    for _ in 0..cap {
+        if within(totals, budgets) {
+            return Some(());
+        }
         let current = violation(totals, budgets);
-        let mut best: Option<(f64, usize, usize, Vec<f64>)> = None;
+        let mut best: Option<(f64, usize, usize)> = None;
         for (group, spec) in decisions.groups.iter().enumerate() {
             for option in (0..spec.len()).filter(|&o| o != choice[group]) {
                 let change = decisions.delta(choice, group, option);
                 let mut trial = totals.clone();
                 add(&mut trial, &change);
                 let removed = current - violation(&trial, budgets);
-                if removed <= 0.0 {
+                if !(removed > 0.0 && removed.is_finite()) {
                     continue;
                 }
                 let score = removed / change[0].max(0.0).max(1e-300);
                 if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, group, option, trial));
+                    best = Some((score, group, option));
                 }
             }
         }
-        let (_, group, option, trial) = best?;
+        let (_, group, option) = best?;
         choice[group] = option;
-        *totals = trial;
+        *totals = decisions.evaluate(choice);
     }
-    Some(())
+    within(totals, budgets).then_some(())
 }
