@@ -112,15 +112,27 @@ fn evolutionary_finds_the_optimum_of_a_small_problem() {
 /// repair divide by zero and loop forever.
 #[test]
 fn greedy_repairs_a_zero_budget_broken_by_a_transition() {
-    let problem = bitplan::search::Problem::from_json(
-        r#"{"schema": "bitplan.problem/1",
-            "layers": [
-              {"name": "x", "candidates": [{"name": "a", "error": 0, "t": 0}, {"name": "b", "error": 1, "t": 0}]},
-              {"name": "y", "candidates": [{"name": "a", "error": 0, "t": 0}, {"name": "b", "error": 1, "t": 0}]}],
-            "transitions": [{"from": "x", "to": "y", "metric": "t", "cost": [[1, 0], [0, 0]]}]}"#,
-        "pinned.json",
-    )
-    .unwrap();
+    let layer = |name: &str| {
+        format!(
+            r#"{{"name": "{name}", "candidates": [{{"name": "a", "error": 0, "t": 0}},
+                {{"name": "b", "error": 1, "t": 0}}]}}"#
+        )
+    };
+    let transition = |from: &str, to: &str| {
+        format!(r#"{{"from": "{from}", "to": "{to}", "metric": "t", "cost": [[5, 0], [0, 0]]}}"#)
+    };
+    // Two separate pairs: the repair needs two steps, and after the first the budget is still
+    // broken (5 over a budget of 0).
+    let text = format!(
+        r#"{{"schema": "bitplan.problem/1", "layers": [{}, {}, {}, {}], "transitions": [{}, {}]}}"#,
+        layer("x"),
+        layer("y"),
+        layer("z"),
+        layer("w"),
+        transition("x", "y"),
+        transition("z", "w")
+    );
+    let problem = bitplan::search::Problem::from_json(&text, "pinned.json").unwrap();
     let budgets = vec![bitplan::search::Budget::parse("t<=0").unwrap()];
     for solver in [Solver::Exact, Solver::Greedy] {
         let settings = Settings {
@@ -128,7 +140,7 @@ fn greedy_repairs_a_zero_budget_broken_by_a_transition() {
             ..Settings::default()
         };
         let plan = search(&problem, &budgets, &settings).unwrap();
-        assert_eq!(plan.total("error"), 1.0, "{solver}");
+        assert_eq!(plan.total("error"), 2.0, "{solver}");
         assert_eq!(plan.total("t"), 0.0, "{solver}");
     }
 }

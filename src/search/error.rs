@@ -19,7 +19,7 @@ pub enum SearchError {
         source: serde_json::Error,
     },
 
-    #[error("{origin}: schema is {found:?}; this version of bitplan reads {expected:?}")]
+    #[error("{origin}: schema is {found}; this version of bitplan reads {expected:?}")]
     Schema {
         origin: String,
         found: String,
@@ -173,7 +173,7 @@ pub enum SearchError {
     #[error("budget {text:?}: expected METRIC<=VALUE, e.g. \"latency_us<=500\"")]
     BudgetSyntax { text: String },
 
-    #[error("budget {text:?}: {value:?} is not a number; expected a finite number >= 0")]
+    #[error("budget {text:?}: {value:?} is not a finite number >= 0")]
     BudgetValue { text: String, value: String },
 
     #[error("budget {text:?}: unknown metric {metric:?}; the problem's cost metrics are [{known}]")]

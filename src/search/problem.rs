@@ -124,6 +124,7 @@ impl Problem {
         let tag: SchemaOnly = serde_json::from_str(text).map_err(json_error)?;
         let found = match tag.schema {
             Some(serde_json::Value::String(schema)) if schema == PROBLEM_SCHEMA => None,
+            Some(serde_json::Value::String(schema)) => Some(format!("{schema:?}")),
             Some(other) => Some(other.to_string()),
             None => Some("missing".to_string()),
         };
