@@ -108,7 +108,11 @@ pub(crate) fn minimize(
             step,
             upper,
         };
-        states = context.expand(&states).without_dominated();
+        let radix: Vec<usize> = frontier.open_after[step]
+            .iter()
+            .map(|&group| decisions.groups[group].len())
+            .collect();
+        states = context.expand(&states).without_dominated(&radix);
         if states.len() > limits.max_states {
             let layer = decisions.groups[step].layers[0];
             return Err(SearchError::ExactTooLarge {

@@ -8,6 +8,14 @@
 
 use std::cmp::Ordering;
 
+/// What sorting needs of one state, gathered so comparisons touch one small array.
+struct Record {
+    code: u64,
+    first_cost: f64,
+    objective: f64,
+    index: u32,
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct States {
     pub key_width: usize,
@@ -60,16 +68,28 @@ impl States {
         );
     }
 
-    fn order(&self, a: usize, b: usize) -> Ordering {
-        self.key(a)
-            .cmp(self.key(b))
+    /// The key as one number (mixed radix over the open groups' option counts), so sorting
+    /// compares integers instead of slices.
+    fn key_code(&self, state: usize, radix: &[usize]) -> u64 {
+        let key = self.key(state);
+        key.iter()
+            .zip(radix)
+            .fold(0u64, |code, (&option, &base)| code * base as u64 + u64::from(option))
+    }
+
+    /// Orders records by (key, costs, objective, index): a total order, so the unstable sort is
+    /// deterministic.
+    fn order(&self, a: &Record, b: &Record) -> Ordering {
+        a.code
+            .cmp(&b.code)
+            .then_with(|| a.first_cost.total_cmp(&b.first_cost))
             .then_with(|| {
-                let pairs = self.cost(a).iter().zip(self.cost(b));
-                pairs.fold(Ordering::Equal, |order, (x, y)| {
-                    order.then_with(|| x.total_cmp(y))
-                })
+                let (x, y) = (self.cost(a.index as usize), self.cost(b.index as usize));
+                let pairs = x.iter().zip(y).skip(1);
+                pairs.fold(Ordering::Equal, |order, (x, y)| order.then_with(|| x.total_cmp(y)))
             })
-            .then_with(|| self.objective[a].total_cmp(&self.objective[b]))
+            .then_with(|| a.objective.total_cmp(&b.objective))
+            .then(a.index.cmp(&b.index))
     }
 
     fn dominates(&self, a: usize, b: usize) -> bool {
@@ -77,17 +97,25 @@ impl States {
             && self.cost(a).iter().zip(self.cost(b)).all(|(x, y)| x <= y)
     }
 
-    /// The non-dominated states, sorted by (key, costs, objective).
-    pub fn without_dominated(self) -> States {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_by(|&a, &b| self.order(a, b));
+    /// The non-dominated states, sorted by (key, costs, objective). `radix` holds the option
+    /// count of each key slot.
+    pub fn without_dominated(self, radix: &[usize]) -> States {
+        let mut records: Vec<Record> = (0..self.len())
+            .map(|state| Record {
+                code: self.key_code(state, radix),
+                first_cost: self.cost(state).first().copied().unwrap_or(0.0),
+                objective: self.objective[state],
+                index: state as u32,
+            })
+            .collect();
+        records.sort_unstable_by(|a, b| self.order(a, b));
         let mut kept = States::new(self.key_width, self.constraints);
         let mut group: Vec<usize> = Vec::new();
-        for (position, &state) in order.iter().enumerate() {
-            let same_key = position > 0 && self.key(order[position - 1]) == self.key(state);
-            if !same_key {
+        for (position, record) in records.iter().enumerate() {
+            if position == 0 || records[position - 1].code != record.code {
                 group.clear();
             }
+            let state = record.index as usize;
             if self.survives(state, &group) {
                 group.push(state);
                 kept.copy_from(&self, state);
