@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use crate::model::OpKind;
-
 /// One bad field of a profile: where, what, and what would be valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldProblem {
@@ -48,13 +46,13 @@ pub enum HardwareError {
     #[error("hardware profile `{name}` is ambiguous: it matches {matches}")]
     AmbiguousProfile { name: String, matches: String },
     #[error(
-        "profile {profile}: no kernel runs {op:?} with weight format `{weight}` and activation \
+        "profile {profile}: no kernel runs {op} with weight format `{weight}` and activation \
          format `{activation}`, no [[fallback]] rewrites it into one that does, and the profile \
          has no [fallback-device]"
     )]
     Unsupported {
         profile: String,
-        op: OpKind,
+        op: &'static str,
         weight: String,
         activation: String,
     },

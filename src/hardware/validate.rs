@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::dispatch::op_name;
 use super::error::{FieldProblem, HardwareError};
 use super::profile::{
     ComputeEfficiency, Dequant, FallbackDevice, FallbackRule, KernelRule, MemoryLevel, Profile,
