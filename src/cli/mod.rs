@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod profile;
+
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
 /// bitplan measures how much error each layer suffers in each candidate format, predicts what
@@ -24,14 +26,19 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// List, show, check and calibrate hardware profiles.
+    Profile(profile::Args),
+}
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
 const EXIT_FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::Profile(args) => profile::run(args),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

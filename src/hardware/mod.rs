@@ -4,6 +4,7 @@
 //! cost model never runs a model. `calibrate` measures this machine's kernels and fits the
 //! `host-cpu` profile from the measurements.
 
+pub mod calibrate;
 pub mod cost;
 pub mod curve;
 pub mod dispatch;
