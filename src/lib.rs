@@ -4,6 +4,9 @@
 //! `sensitivity`, `hardware` (cost model), `search` (solvers, Pareto fronts), `validate`,
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
+pub mod data;
 pub mod hardware;
 pub mod model;
 pub mod quant;
+pub mod search;
+pub mod space;

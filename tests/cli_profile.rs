@@ -3,7 +3,10 @@
 use std::process::Command;
 
 fn bitplan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bitplan")).args(args).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_bitplan"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -12,7 +15,10 @@ fn bitplan(args: &[&str]) -> (i32, String, String) {
 }
 
 fn profile_path(name: &str) -> String {
-    format!("{}/hardware-profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/hardware-profiles/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
@@ -47,10 +53,17 @@ fn check_of_a_bad_file_fails_with_the_field() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("arm-cortex-a76.toml");
     let text = std::fs::read_to_string(profile_path("arm-cortex-a76")).unwrap();
-    std::fs::write(&path, text.replace("bandwidth-gb-per-s = 17.07", "bandwidth-gb-per-s = -17.07")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("bandwidth-gb-per-s = 17.07", "bandwidth-gb-per-s = -17.07"),
+    )
+    .unwrap();
     let (code, _, stderr) = bitplan(&["profile", "check", path.to_str().unwrap()]);
     assert_eq!(code, 1);
-    insta::assert_snapshot!("check_negative_bandwidth", stderr.replace(dir.to_str().unwrap(), "<tmp>"));
+    insta::assert_snapshot!(
+        "check_negative_bandwidth",
+        stderr.replace(dir.to_str().unwrap(), "<tmp>")
+    );
 }
 
 #[test]
@@ -66,10 +79,19 @@ fn calibrate_never_overwrites_without_force() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("host-cpu.toml");
     std::fs::write(&out, "keep me").unwrap();
-    let (code, _, stderr) = bitplan(&["profile", "calibrate", "--quick", "--out", out.to_str().unwrap()]);
+    let (code, _, stderr) = bitplan(&[
+        "profile",
+        "calibrate",
+        "--quick",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
-    insta::assert_snapshot!("calibrate_exists", stderr.replace(dir.to_str().unwrap(), "<tmp>"));
+    insta::assert_snapshot!(
+        "calibrate_exists",
+        stderr.replace(dir.to_str().unwrap(), "<tmp>")
+    );
 }
 
 #[test]
@@ -79,7 +101,13 @@ fn calibrate_quick_measures_then_fits_a_valid_profile() {
     let out = dir.join("quick-cpu.toml");
     let _ = std::fs::remove_file(&out);
     let _ = std::fs::remove_file(dir.join("quick-cpu.measurements.json"));
-    let (code, stdout, stderr) = bitplan(&["profile", "calibrate", "--quick", "--out", out.to_str().unwrap()]);
+    let (code, stdout, stderr) = bitplan(&[
+        "profile",
+        "calibrate",
+        "--quick",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("quick-cpu.measurements.json"), "{stdout}");
     bitplan::hardware::load_file(&out).unwrap();

@@ -6,7 +6,7 @@ use anyhow::Context;
 use bitplan::hardware::formats::QuantCatalog;
 use bitplan::hardware::{cost_table, load, CandidateFormats, CostTable};
 use bitplan::model::reference::load_image_classifier;
-use bitplan::model::Graph;
+use bitplan::model::{Graph, RunnableModel};
 use bitplan::space::Shorthand;
 
 /// Predict what each layer of a model costs in each candidate format on one chip.
@@ -23,8 +23,10 @@ use bitplan::space::Shorthand;
 /// or WEIGHT_FORMAT:ACTIVATION_FORMAT; a search-space file (--space) is read once the
 /// search-space parser exists.
 #[derive(Debug, clap::Parser)]
-#[command(after_help = "Examples:\n  bitplan cost fashion-cnn --profile h100 --candidate w8a8 --candidate w4a16 --out cost.json\n  \
-                        bitplan cost graph.json --profile arm-cortex-a76 --candidate q4_k:fp32 --batch 8 --seq 64 --out cost.json")]
+#[command(
+    after_help = "Examples:\n  bitplan cost fashion-cnn --profile h100 --candidate w8a8 --candidate w4a16 --out cost.json\n  \
+                        bitplan cost graph.json --profile arm-cortex-a76 --candidate q4_k:fp32 --batch 8 --seq 64 --out cost.json"
+)]
 pub struct Args {
     /// Reference model name, weight file (with --arch), or graph JSON.
     model: String,
@@ -56,9 +58,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|text| Shorthand::parse(text).map(|shorthand| CandidateFormats::from(&shorthand)))
         .collect::<Result<_, _>>()?;
-    let table = cost_table(&profile, &graph, &candidates, &QuantCatalog, args.batch, args.seq)?;
+    let table = cost_table(
+        &profile,
+        &graph,
+        &candidates,
+        &QuantCatalog,
+        args.batch,
+        args.seq,
+    )?;
     let json = serde_json::to_string_pretty(&table).context("serializing the cost table")?;
-    std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, json + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
     print_summary(&table);
     println!("wrote {}", args.out.display());
     Ok(())
@@ -69,8 +79,9 @@ fn load_graph(model: &str, arch: Option<&str>) -> anyhow::Result<Graph> {
     let path = Path::new(model);
     if path.extension().is_some_and(|ext| ext == "json") {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {model}"))?;
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{model}: not a layer graph (write one with `bitplan inspect MODEL --json`)"));
+        return serde_json::from_str(&text).with_context(|| {
+            format!("{model}: not a layer graph (write one with `bitplan inspect MODEL --json`)")
+        });
     }
     let classifier = load_image_classifier(model, arch)?;
     Ok(classifier.model.graph().clone())
@@ -96,7 +107,10 @@ fn print_summary(table: &CostTable) {
         let bytes: u64 = costs.iter().map(|c| c.cost.weight_bytes).sum();
         let energy: f64 = costs.iter().map(|c| c.cost.energy_uj).sum();
         let bits: f64 = costs.iter().map(|c| c.weight_bits).sum();
-        let memory_bound = costs.iter().filter(|c| c.cost.bound == bitplan::hardware::Bound::Memory).count();
+        let memory_bound = costs
+            .iter()
+            .filter(|c| c.cost.bound == bitplan::hardware::Bound::Memory)
+            .count();
         let share = 100.0 * memory_bound as f64 / costs.len().max(1) as f64;
         println!(
             "{:<16} {:>12.2} {:>14} {:>14.3} {:>12.3} {:>6.0}%  {}/{}",

@@ -5,7 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cost;
+mod eval;
+mod fake_quant;
+mod formats;
+mod inspect;
 mod profile;
+mod search;
+mod stdout;
+mod sweep;
+mod train_reference;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -27,6 +36,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Formats(formats::Args),
+    FakeQuant(fake_quant::Args),
+    /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
+    Inspect(inspect::Args),
+    /// Evaluate a model's accuracy in fp32, under a uniform candidate or under a plan.
+    Eval(eval::Args),
+    /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
+    TrainReference(train_reference::Args),
+    Search(search::Args),
+    Sweep(sweep::Args),
+    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
+    Cost(cost::Args),
     /// List, show, check and calibrate hardware profiles.
     Profile(profile::Args),
 }
@@ -37,6 +58,14 @@ const EXIT_FAILURE: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match cli.command {
+        Command::Formats(args) => formats::run(args),
+        Command::FakeQuant(args) => fake_quant::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::TrainReference(args) => train_reference::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Cost(args) => cost::run(args),
         Command::Profile(args) => profile::run(args),
     };
     match outcome {

@@ -16,9 +16,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// others, padding, overheads and energy, every number with its source. The shipped profiles are
 /// built into bitplan; a NAME may be a shipped name, a fragment of one (`h100`), or a path.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  bitplan profile list\n  bitplan profile show h100\n  \
+#[command(
+    after_help = "Examples:\n  bitplan profile list\n  bitplan profile show h100\n  \
                         bitplan profile check my-chip.toml\n  \
-                        bitplan profile calibrate --out hardware-profiles/host-cpu.toml")]
+                        bitplan profile calibrate --out hardware-profiles/host-cpu.toml"
+)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -96,14 +98,29 @@ fn list(json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&profiles)?);
         return Ok(());
     }
-    println!("{:<22} {:<9} {:<44} {}", "name", "class", "peak tera-ops/s", "memory GB/s");
+    println!(
+        "{:<22} {:<9} {:<44} {}",
+        "name", "class", "peak tera-ops/s", "memory GB/s"
+    );
     for profile in &profiles {
-        let peaks: Vec<String> =
-            profile.precision.iter().map(|p| format!("{} {}", p.name, p.peak_tera_ops_per_s)).collect();
-        let memory: Vec<String> =
-            profile.memory.iter().map(|m| format!("{} {}", m.name, m.bandwidth_gb_per_s)).collect();
+        let peaks: Vec<String> = profile
+            .precision
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.peak_tera_ops_per_s))
+            .collect();
+        let memory: Vec<String> = profile
+            .memory
+            .iter()
+            .map(|m| format!("{} {}", m.name, m.bandwidth_gb_per_s))
+            .collect();
         let class = format!("{:?}", profile.class).to_lowercase();
-        println!("{:<22} {:<9} {:<44} {}", profile.name, class, peaks.join(", "), memory.join(", "));
+        println!(
+            "{:<22} {:<9} {:<44} {}",
+            profile.name,
+            class,
+            peaks.join(", "),
+            memory.join(", ")
+        );
     }
     Ok(())
 }
@@ -123,10 +140,17 @@ fn show(loaded: &LoadedProfile, json: bool) -> anyhow::Result<()> {
 fn check(file: &Path, json: bool) -> anyhow::Result<()> {
     let loaded = load_file(file)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&ridge_points(&loaded.profile))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ridge_points(&loaded.profile))?
+        );
         return Ok(());
     }
-    println!("{}: valid profile `{}`", file.display(), loaded.profile.name);
+    println!(
+        "{}: valid profile `{}`",
+        file.display(),
+        loaded.profile.name
+    );
     print_ridges(&loaded.profile);
     Ok(())
 }
@@ -136,7 +160,12 @@ fn print_ridges(profile: &Profile) {
     println!("ridge points (MACs per byte at which compute time equals memory time):");
     println!("  {:<10} {:<12} {:>14}", "precision", "memory", "MACs/byte");
     for ridge in ridge_points(profile) {
-        println!("  {:<10} {:<12} {:>14.2}", ridge.precision.to_string(), ridge.level, ridge.macs_per_byte);
+        println!(
+            "  {:<10} {:<12} {:>14.2}",
+            ridge.precision.to_string(),
+            ridge.level,
+            ridge.macs_per_byte
+        );
     }
 }
 
@@ -146,7 +175,11 @@ fn calibrate_command(args: CalibrateArgs) -> anyhow::Result<()> {
         Some(path) => read_measurements(path)?,
         None => measure_here(&args)?,
     };
-    let name = args.out.file_stem().and_then(|s| s.to_str()).context("--out needs a file name")?;
+    let name = args
+        .out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .context("--out needs a file name")?;
     let fitted = calibrate::fit(&measurements).context("fitting the measurements")?;
     let text = calibrate::render(name, &measurements, &fitted);
     // The rendered profile must pass the same validation as any other before it is written.
@@ -165,13 +198,16 @@ fn refuse_overwrite(path: &Path, force: bool) -> anyhow::Result<()> {
 }
 
 fn measurements_path(args: &CalibrateArgs) -> PathBuf {
-    args.measurements.clone().unwrap_or_else(|| args.out.with_extension("measurements.json"))
+    args.measurements
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("measurements.json"))
 }
 
 fn read_measurements(path: &Path) -> anyhow::Result<Measurements> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let measurements: Measurements =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a measurements file", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let measurements: Measurements = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a measurements file", path.display()))?;
     Ok(measurements)
 }
 
@@ -183,7 +219,11 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
         refuse_overwrite(&path, args.force)?;
         None
     };
-    let settings = if args.quick { MeasureSettings::quick(args.seed) } else { MeasureSettings::standard(args.seed) };
+    let settings = if args.quick {
+        MeasureSettings::quick(args.seed)
+    } else {
+        MeasureSettings::standard(args.seed)
+    };
     let bar = ProgressBar::new(settings.plan().len() as u64 + 1);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} eta {eta}")
@@ -192,9 +232,11 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
     bar.set_message("measuring candle kernels");
     let mut save = |partial: &Measurements, done: usize, _total: usize| {
         bar.set_position(done as u64);
-        let json = serde_json::to_vec_pretty(partial).map_err(|e| bitplan::hardware::HardwareError::Write {
-            file: path.display().to_string(),
-            message: e.to_string(),
+        let json = serde_json::to_vec_pretty(partial).map_err(|e| {
+            bitplan::hardware::HardwareError::Write {
+                file: path.display().to_string(),
+                message: e.to_string(),
+            }
         })?;
         write_atomically(&path, &json).map_err(|e| bitplan::hardware::HardwareError::Write {
             file: path.display().to_string(),
@@ -204,17 +246,23 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
     let measurements = calibrate::measure(&settings, previous, &mut save)?;
     save(&measurements, settings.plan().len() + 1, 0)?;
     bar.finish_and_clear();
-    println!("wrote {} ({} matmul samples)", path.display(), measurements.matmul.len());
+    println!(
+        "wrote {} ({} matmul samples)",
+        path.display(),
+        measurements.matmul.len()
+    );
     Ok(measurements)
 }
 
 /// Writes to a temporary file beside `path`, then renames it over `path`.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temporary = path.with_extension("partial-write");
-    let mut file =
-        std::fs::File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", temporary.display()))?;
+    let mut file = std::fs::File::create(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", temporary.display()))?;
     file.sync_all().ok();
-    std::fs::rename(&temporary, path).with_context(|| format!("renaming onto {}", path.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("renaming onto {}", path.display()))?;
     Ok(())
 }

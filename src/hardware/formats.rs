@@ -16,13 +16,17 @@ fn parse(format: &str) -> Result<Format, String> {
 impl FormatCatalog for QuantCatalog {
     fn weight_bits(&self, format: &str, shape: &[usize]) -> Result<f64, String> {
         let format = parse(format)?;
-        format.check_shape(shape).map_err(|error| error.to_string())?;
+        format
+            .check_shape(shape)
+            .map_err(|error| error.to_string())?;
         Ok(format.bits_per_element(shape))
     }
 
     fn activation_bits(&self, format: &str, shape: &[usize]) -> Result<f64, String> {
         let format = parse(format)?;
-        format.check_activation_shape(shape).map_err(|error| error.to_string())?;
+        format
+            .check_activation_shape(shape)
+            .map_err(|error| error.to_string())?;
         Ok(format.activation_bits_per_element(shape))
     }
 }

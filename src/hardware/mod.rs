@@ -9,6 +9,7 @@ pub mod cost;
 pub mod curve;
 pub mod dispatch;
 pub mod error;
+pub mod formats;
 pub mod load;
 pub mod precision;
 pub mod profile;

@@ -257,7 +257,10 @@ impl Profile {
         if kernel_by_macs.is_empty() {
             self.compute_curve(op)
         } else {
-            kernel_by_macs.iter().map(|p| (p.macs, p.fraction)).collect()
+            kernel_by_macs
+                .iter()
+                .map(|p| (p.macs, p.fraction))
+                .collect()
         }
     }
 

@@ -236,8 +236,13 @@ fn price_candidate(
         candidate.activation_format.clone()
     };
     catalog.activation_bits(&candidate.activation_format, &layer.input_shape)?;
-    let mut dispatched = dispatch(profile, layer.op, &weight_format, &candidate.activation_format)
-        .map_err(|e| e.to_string())?;
+    let mut dispatched = dispatch(
+        profile,
+        layer.op,
+        &weight_format,
+        &candidate.activation_format,
+    )
+    .map_err(|e| e.to_string())?;
     if has_weight && weight_format != candidate.weight_format {
         let note = format!(
             "{} does not fit weight shape {:?}: {weight_format} instead",
@@ -250,7 +255,8 @@ fn price_candidate(
     } else {
         0.0
     };
-    let activation_bits = catalog.activation_bits(&dispatched.run_activation, &layer.input_shape)?;
+    let activation_bits =
+        catalog.activation_bits(&dispatched.run_activation, &layer.input_shape)?;
     let bits = FormatBits {
         stored_weight: weight_bits,
         run_activation: activation_bits,
@@ -284,7 +290,9 @@ fn admissible_weight(
     match catalog.weight_bits(&candidate.weight_format, shape) {
         Ok(_) => Ok(candidate.weight_format.clone()),
         Err(reason) => match &candidate.weight_fallback {
-            Some(fallback) => catalog.weight_bits(fallback, shape).map(|_| fallback.clone()),
+            Some(fallback) => catalog
+                .weight_bits(fallback, shape)
+                .map(|_| fallback.clone()),
             None => Err(reason),
         },
     }

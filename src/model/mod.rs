@@ -1,6 +1,24 @@
 //! Models: the layer graph, loaders, built-in families and the executor that runs a model with
 //! any per-layer formats.
 
+pub mod arch;
+pub mod assignment;
+pub mod calibrate;
+pub mod cnn;
+pub mod error;
+pub mod eval;
+pub mod executor;
+pub mod fashion_cnn;
 pub mod graph;
+pub mod load;
+pub mod mnist_cnn;
+pub mod params;
+pub mod reference;
+pub mod spec;
+pub mod train;
 
+pub use assignment::{Assignment, AssignmentError, Fallback, LayerFormats};
+pub use calibrate::Calibration;
+pub use error::ModelError;
+pub use executor::{InputLayout, LayerContext, PreparedAssignment, PreparedLayer, RunnableModel};
 pub use graph::{Graph, Layer, OpKind};

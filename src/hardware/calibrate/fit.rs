@@ -17,8 +17,9 @@ use crate::hardware::error::HardwareError;
 use crate::hardware::precision::Precision;
 
 /// Overheads tried for each kernel, microseconds.
-const OVERHEAD_GRID_US: [f64; 16] =
-    [0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 75.0, 100.0, 150.0, 200.0];
+const OVERHEAD_GRID_US: [f64; 16] = [
+    0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 75.0, 100.0, 150.0, 200.0,
+];
 /// Multiplicative steps tried for each knot in one round of coordinate descent.
 const KNOT_STEPS: [f64; 8] = [0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.4];
 /// Rounds of coordinate descent over the knots.
@@ -69,9 +70,16 @@ impl Fitted {
     /// One line: samples, share within ±10%, worst kernel.
     pub fn summary(&self) -> String {
         let samples: usize = self.kernels.iter().map(|k| k.samples).sum();
-        let within: f64 = self.kernels.iter().map(|k| k.within_10_percent * k.samples as f64).sum::<f64>()
+        let within: f64 = self
+            .kernels
+            .iter()
+            .map(|k| k.within_10_percent * k.samples as f64)
+            .sum::<f64>()
             / samples.max(1) as f64;
-        format!("{samples} samples, {:.0}% predicted within ±10%", within * 100.0)
+        format!(
+            "{samples} samples, {:.0}% predicted within ±10%",
+            within * 100.0
+        )
     }
 }
 
@@ -90,19 +98,26 @@ pub fn precision_of(kernel: Kernel) -> Precision {
 pub fn fit(measurements: &Measurements) -> Result<Fitted, HardwareError> {
     if !measurements.complete {
         return Err(HardwareError::Calibration(
-            "the measurements file is partial (complete = false): finish it with --resume first".into(),
+            "the measurements file is partial (complete = false): finish it with --resume first"
+                .into(),
         ));
     }
     let memory = fit_memory(measurements)?;
     let mut kernels = Vec::new();
     for kernel in Kernel::ALL {
-        let samples: Vec<&MatmulSample> = measurements.matmul.iter().filter(|s| s.kernel == kernel).collect();
+        let samples: Vec<&MatmulSample> = measurements
+            .matmul
+            .iter()
+            .filter(|s| s.kernel == kernel)
+            .collect();
         if !samples.is_empty() {
             kernels.push(fit_kernel(kernel, &samples, &memory));
         }
     }
     if kernels.is_empty() {
-        return Err(HardwareError::Calibration("the measurements hold no matmul samples".into()));
+        return Err(HardwareError::Calibration(
+            "the measurements hold no matmul samples".into(),
+        ));
     }
     let mut peaks: Vec<(Precision, f64)> = Vec::new();
     for fit in &kernels {
@@ -112,10 +127,18 @@ pub fn fit(measurements: &Measurements) -> Result<Fitted, HardwareError> {
         }
     }
     for fit in &mut kernels {
-        let peak = peaks.iter().find(|(p, _)| *p == fit.precision).map(|(_, v)| *v).unwrap_or(1.0);
+        let peak = peaks
+            .iter()
+            .find(|(p, _)| *p == fit.precision)
+            .map(|(_, v)| *v)
+            .unwrap_or(1.0);
         fit.efficiency = fit.rate_tera_ops_per_s / peak;
     }
-    Ok(Fitted { memory, peaks, kernels })
+    Ok(Fitted {
+        memory,
+        peaks,
+        kernels,
+    })
 }
 
 fn fit_memory(measurements: &Measurements) -> Result<MemoryFit, HardwareError> {
@@ -124,7 +147,9 @@ fn fit_memory(measurements: &Measurements) -> Result<MemoryFit, HardwareError> {
         .read
         .iter()
         .max_by_key(|s| s.bytes)
-        .ok_or_else(|| HardwareError::Calibration("the measurements hold no read-bandwidth samples".into()))?;
+        .ok_or_else(|| {
+            HardwareError::Calibration("the measurements hold no read-bandwidth samples".into())
+        })?;
     let capacity = measurements.machine.last_level_cache_bytes.unwrap_or(0);
     let cached = measurements
         .read
@@ -153,8 +178,11 @@ fn point(kernel: Kernel, sample: &MatmulSample, memory: &MemoryFit) -> Point {
     let weight_bytes = (sample.cols * sample.depth / block * block_bytes) as f64;
     let activation_bytes = (4 * sample.rows * (sample.depth + sample.cols)) as f64;
     let weights_s = weight_bytes / (memory.dram_gb_per_s * 1e9);
-    let activation_bandwidth =
-        if activation_bytes <= memory.cache_capacity_bytes as f64 { memory.cache_gb_per_s } else { memory.dram_gb_per_s };
+    let activation_bandwidth = if activation_bytes <= memory.cache_capacity_bytes as f64 {
+        memory.cache_gb_per_s
+    } else {
+        memory.dram_gb_per_s
+    };
     let activations_s = activation_bytes / (activation_bandwidth * 1e9);
     Point {
         macs: (sample.rows * sample.cols * sample.depth) as f64,
@@ -170,15 +198,29 @@ fn predict(point: &Point, overhead_s: f64, rate: f64, curve: &[(f64, f64)]) -> f
 }
 
 fn rms_log_error(points: &[Point], overhead_s: f64, rate: f64, curve: &[(f64, f64)]) -> f64 {
-    let sum: f64 = points.iter().map(|p| (predict(p, overhead_s, rate, curve) / p.seconds).ln().powi(2)).sum();
+    let sum: f64 = points
+        .iter()
+        .map(|p| {
+            (predict(p, overhead_s, rate, curve) / p.seconds)
+                .ln()
+                .powi(2)
+        })
+        .sum();
     (sum / points.len() as f64).sqrt()
 }
 
 fn fit_kernel(kernel: Kernel, samples: &[&MatmulSample], memory: &MemoryFit) -> KernelFit {
     let points: Vec<Point> = samples.iter().map(|s| point(kernel, s, memory)).collect();
-    let fastest = points.iter().map(|p| p.seconds).fold(f64::INFINITY, f64::min);
+    let fastest = points
+        .iter()
+        .map(|p| p.seconds)
+        .fold(f64::INFINITY, f64::min);
     let mut best: Option<(f64, f64, f64, Vec<(f64, f64)>)> = None;
-    for overhead_us in OVERHEAD_GRID_US.iter().copied().filter(|&o| o * 1e-6 < fastest) {
+    for overhead_us in OVERHEAD_GRID_US
+        .iter()
+        .copied()
+        .filter(|&o| o * 1e-6 < fastest)
+    {
         let (rate, curve) = fit_curve(&points, overhead_us * 1e-6);
         let error = rms_log_error(&points, overhead_us * 1e-6, rate, &curve);
         if best.as_ref().is_none_or(|(e, ..)| error < *e) {
@@ -207,7 +249,10 @@ fn fit_kernel(kernel: Kernel, samples: &[&MatmulSample], memory: &MemoryFit) -> 
 /// For a given overhead: the best MAC rate and the efficiency knots.
 fn fit_curve(points: &[Point], overhead_s: f64) -> (f64, Vec<(f64, f64)>) {
     // The rate each sample implies if it were compute-bound; the best of them is the kernel's rate.
-    let implied: Vec<f64> = points.iter().map(|p| p.macs / (p.seconds - overhead_s).max(1e-12)).collect();
+    let implied: Vec<f64> = points
+        .iter()
+        .map(|p| p.macs / (p.seconds - overhead_s).max(1e-12))
+        .collect();
     let rate = implied.iter().copied().fold(0.0, f64::max);
     let mut curve = initial_knots(points, &implied, rate);
     for _ in 0..ROUNDS {

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
-use super::measurements::{ReadSample, Kernel, Machine, MatmulSample, Measurements, SCHEMA};
+use super::measurements::{Kernel, Machine, MatmulSample, Measurements, ReadSample, SCHEMA};
 use crate::hardware::error::HardwareError;
 
 /// `seconds` is the call time at this quantile (1/10: the 10th percentile). Other processes
@@ -132,7 +132,11 @@ pub fn measure(
     let plan = settings.plan();
     let total = plan.len() + 1;
     if measurements.read.is_empty() {
-        measurements.read = settings.read_bytes.iter().map(|&bytes| read_bandwidth(bytes, settings)).collect();
+        measurements.read = settings
+            .read_bytes
+            .iter()
+            .map(|&bytes| read_bandwidth(bytes, settings))
+            .collect();
     }
     let mut done_count = 1;
     progress(&measurements, done_count, total)?;
@@ -142,10 +146,9 @@ pub fn measure(
             .iter()
             .copied()
             .filter(|&rows| {
-                !measurements
-                    .matmul
-                    .iter()
-                    .any(|s| s.kernel == kernel && s.rows == rows && s.cols == cols && s.depth == depth)
+                !measurements.matmul.iter().any(|s| {
+                    s.kernel == kernel && s.rows == rows && s.cols == cols && s.depth == depth
+                })
             })
             .collect();
         done_count += settings.rows.len() - todo.len();
@@ -154,7 +157,8 @@ pub fn measure(
         }
         let weights = prepare_weights(settings, kernel, cols, depth).map_err(calibration)?;
         for rows in todo {
-            let sample = time_matmul(settings, kernel, &weights, rows, cols, depth).map_err(calibration)?;
+            let sample =
+                time_matmul(settings, kernel, &weights, rows, cols, depth).map_err(calibration)?;
             measurements.matmul.push(sample);
             done_count += 1;
             progress(&measurements, done_count, total)?;
@@ -190,8 +194,15 @@ pub fn machine() -> Machine {
                 .map(|name| name.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let logical_cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    Machine { cpu, logical_cpus, last_level_cache_bytes: last_level_cache(), candle_version: "0.11".to_string() }
+    let logical_cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    Machine {
+        cpu,
+        logical_cpus,
+        last_level_cache_bytes: last_level_cache(),
+        candle_version: "0.11".to_string(),
+    }
 }
 
 /// The size of the highest-level cache of CPU 0 from Linux's sysfs (`32768K` -> 33554432).
@@ -200,8 +211,14 @@ fn last_level_cache() -> Option<u64> {
     let mut best: Option<(u32, u64)> = None;
     for index in 0..16 {
         let dir = base.join(format!("index{index}"));
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok().map(|s| s.trim().to_string());
-        let (Some(level), Some(size)) = (read("level"), read("size")) else { continue };
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        let (Some(level), Some(size)) = (read("level"), read("size")) else {
+            continue;
+        };
         let level: u32 = level.parse().ok()?;
         let bytes = match size.strip_suffix('K') {
             Some(kib) => kib.parse::<u64>().ok()? * 1024,
@@ -219,12 +236,17 @@ fn last_level_cache() -> Option<u64> {
 
 /// A seeded generator per sample, so each sample's data does not depend on the ones before it.
 fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
-    let mixed = salt.iter().fold(seed, |acc, &x| acc.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(x as u64));
+    let mixed = salt.iter().fold(seed, |acc, &x| {
+        acc.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(x as u64)
+    });
     StdRng::seed_from_u64(mixed)
 }
 
 fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Result<Tensor> {
-    let data: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
     Tensor::from_vec(data, (rows, cols), &Device::Cpu)
 }
 
@@ -256,10 +278,16 @@ fn float_dtype(kernel: Kernel) -> DType {
 
 /// Copies of one prepared weight at distinct addresses (caches key on addresses, so identical
 /// contents do not share lines): quantized once, then rebuilt from the raw GGML bytes.
-fn prepare_copies(kernel: Kernel, weight: &Tensor, copies: usize) -> candle_core::Result<Vec<Weight>> {
+fn prepare_copies(
+    kernel: Kernel,
+    weight: &Tensor,
+    copies: usize,
+) -> candle_core::Result<Vec<Weight>> {
     let Some(dtype) = ggml_type(kernel) else {
         let converted = weight.to_dtype(float_dtype(kernel))?;
-        return (0..copies).map(|_| Ok(Weight::Float(converted.copy()?))).collect();
+        return (0..copies)
+            .map(|_| Ok(Weight::Float(converted.copy()?)))
+            .collect();
     };
     let quantized = QTensor::quantize(weight, dtype)?;
     let bytes = quantized.data()?.into_owned();
@@ -310,7 +338,9 @@ fn time_matmul(
     }
     let mut times = Vec::new();
     let mut total = 0.0;
-    while times.len() < settings.min_calls || (total < settings.min_seconds && times.len() < settings.max_calls) {
+    while times.len() < settings.min_calls
+        || (total < settings.min_seconds && times.len() < settings.max_calls)
+    {
         let weight = &weights[times.len() % weights.len()];
         let start = Instant::now();
         let output = call(&input, weight)?;
@@ -336,12 +366,16 @@ fn time_matmul(
 /// workers read weights: the median of repeated passes.
 fn read_bandwidth(bytes: usize, settings: &MeasureSettings) -> ReadSample {
     let mut rng = rng_for(settings.seed, &[bytes]);
-    let buffer: Vec<f32> = (0..bytes / 4).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let buffer: Vec<f32> = (0..bytes / 4)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
     let chunk = (buffer.len() / rayon::current_num_threads().max(1)).max(1024);
     let mut times = Vec::new();
     let mut total = 0.0;
     let mut sink = 0.0f32;
-    while times.len() < settings.min_calls.max(5) || (total < settings.min_seconds && times.len() < settings.max_calls) {
+    while times.len() < settings.min_calls.max(5)
+        || (total < settings.min_seconds && times.len() < settings.max_calls)
+    {
         let start = Instant::now();
         sink += buffer.par_chunks(chunk).map(sum_lanes).sum::<f32>();
         let seconds = start.elapsed().as_secs_f64();
@@ -350,7 +384,10 @@ fn read_bandwidth(bytes: usize, settings: &MeasureSettings) -> ReadSample {
     }
     std::hint::black_box(sink);
     times.sort_by(f64::total_cmp);
-    ReadSample { bytes, seconds: times[times.len() / 2] }
+    ReadSample {
+        bytes,
+        seconds: times[times.len() / 2],
+    }
 }
 
 /// Sum with 16 independent accumulators, so the loop is limited by loads, not add latency.
