@@ -11,7 +11,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bitplan::search::pareto::normalized_hypervolume;
-use bitplan::search::{search, sweep, Budget, Front, NsgaConfig, Problem, Settings, Solver, SweepSpec};
+use bitplan::search::{
+    search, sweep, Budget, Front, NsgaConfig, Problem, Settings, Solver, SweepSpec,
+};
 use criterion::Criterion;
 
 const LAYERS: usize = 200;
@@ -44,19 +46,26 @@ fn middle_budget(front: &Front) -> Vec<Budget> {
 }
 
 fn points(front: &Front) -> Vec<Vec<f64>> {
-    front.plans.iter().map(|plan| plan.objectives.clone()).collect()
+    front
+        .plans
+        .iter()
+        .map(|plan| plan.objectives.clone())
+        .collect()
 }
 
 /// Per budget of the exact sweep: a heuristic's error over exact's, as (ratio of the mean
 /// errors, mean of the ratios, worst ratio, budgets where it found no plan).
 fn error_ratios(problem: &Problem, exact: &Front, solver: Solver) -> (f64, f64, f64, usize) {
-    let (mut sum_exact, mut sum_other, mut worst, mut ratios, mut found) = (0.0, 0.0, 1.0f64, 0.0, 0);
+    let (mut sum_exact, mut sum_other, mut worst, mut ratios, mut found) =
+        (0.0, 0.0, 1.0f64, 0.0, 0);
     for &max in &exact.levels["latency_us"] {
         let budgets = vec![Budget {
             metric: "latency_us".to_string(),
             max,
         }];
-        let best = search(problem, &budgets, &settings(Solver::Exact)).unwrap().total("error");
+        let best = search(problem, &budgets, &settings(Solver::Exact))
+            .unwrap()
+            .total("error");
         let Ok(plan) = search(problem, &budgets, &settings(solver)) else {
             continue;
         };
@@ -82,8 +91,22 @@ fn report_quality(problem: &Problem) {
     }
     // The exact front's own box: its least and greatest error and latency.
     let exact_points = points(&exact);
-    let low: Vec<f64> = (0..2).map(|d| exact_points.iter().map(|p| p[d]).fold(f64::INFINITY, f64::min)).collect();
-    let high: Vec<f64> = (0..2).map(|d| exact_points.iter().map(|p| p[d]).fold(f64::NEG_INFINITY, f64::max)).collect();
+    let low: Vec<f64> = (0..2)
+        .map(|d| {
+            exact_points
+                .iter()
+                .map(|p| p[d])
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let high: Vec<f64> = (0..2)
+        .map(|d| {
+            exact_points
+                .iter()
+                .map(|p| p[d])
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .collect();
     let tight = |front: &Front| normalized_hypervolume(&points(front), &low, &high);
     println!(
         "quality      exact: {} front plans, hypervolume {:.6} (problem box), {:.6} (exact front's box)",
@@ -97,7 +120,10 @@ fn report_quality(problem: &Problem) {
         ..NsgaConfig::default()
     };
     let candidates = [
-        ("evolutionary", latency_sweep(Solver::Evolutionary, SWEEP_POINTS)),
+        (
+            "evolutionary",
+            latency_sweep(Solver::Evolutionary, SWEEP_POINTS),
+        ),
         ("evolutionary (no hull seeds)", unseeded),
         ("random", latency_sweep(Solver::Random, SWEEP_POINTS)),
     ];
@@ -112,9 +138,16 @@ fn report_quality(problem: &Problem) {
     }
 }
 
-fn bench_single_budget(criterion: &mut Criterion, problem: &Problem, chain: &Problem, budgets: &[Budget]) {
+fn bench_single_budget(
+    criterion: &mut Criterion,
+    problem: &Problem,
+    chain: &Problem,
+    budgets: &[Budget],
+) {
     let mut group = criterion.benchmark_group("one_budget");
-    group.sample_size(20).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4));
     for solver in [Solver::Exact, Solver::Greedy, Solver::AimetPath] {
         group.bench_function(solver.name(), |b| {
             b.iter(|| search(black_box(problem), budgets, &settings(solver)).unwrap())
@@ -131,7 +164,9 @@ fn bench_single_budget(criterion: &mut Criterion, problem: &Problem, chain: &Pro
 
 fn bench_fronts(criterion: &mut Criterion, problem: &Problem) {
     let mut group = criterion.benchmark_group("front");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     for solver in [Solver::Exact, Solver::Greedy] {
         let spec = latency_sweep(solver, SWEEP_POINTS);
         group.bench_function(format!("{solver}_sweep_{SWEEP_POINTS}"), |b| {
@@ -143,7 +178,9 @@ fn bench_fronts(criterion: &mut Criterion, problem: &Problem) {
         b.iter(|| sweep(black_box(problem), &spec).unwrap())
     });
     let spec = latency_sweep(Solver::Random, SWEEP_POINTS);
-    group.bench_function("random_20000", |b| b.iter(|| sweep(black_box(problem), &spec).unwrap()));
+    group.bench_function("random_20000", |b| {
+        b.iter(|| sweep(black_box(problem), &spec).unwrap())
+    });
     group.finish();
 }
 

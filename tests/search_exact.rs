@@ -21,11 +21,17 @@ fn check_exact(generated: &Generated) -> Result<(), TestCaseError> {
                 "exact error {} but brute force finds {best}",
                 plan.total("error")
             );
-            prop_assert!(respects(&recomputed, &budgets), "over budget: {recomputed:?}");
+            prop_assert!(
+                respects(&recomputed, &budgets),
+                "over budget: {recomputed:?}"
+            );
             for (metric, value) in &recomputed {
                 prop_assert!(close(plan.totals[metric], *value), "{metric} total is off");
             }
-            prop_assert!(all_plans(&problem).contains(&chosen), "ties broken: {chosen:?}");
+            prop_assert!(
+                all_plans(&problem).contains(&chosen),
+                "ties broken: {chosen:?}"
+            );
         }
         (Err(SearchError::Infeasible { .. } | SearchError::JointlyInfeasible { .. }), None) => {}
         (outcome, reference) => {
@@ -83,7 +89,10 @@ fn problem(json: &str) -> Problem {
 fn exact_error(problem: &Problem, budget: &str) -> f64 {
     let budgets = vec![bitplan::search::Budget::parse(budget).unwrap()];
     let plan = search(problem, &budgets, &Settings::default()).unwrap();
-    assert!(close(plan.total("error"), brute_force(problem, &budgets).unwrap()));
+    assert!(close(
+        plan.total("error"),
+        brute_force(problem, &budgets).unwrap()
+    ));
     plan.total("error")
 }
 

@@ -5,14 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cost;
 mod eval;
 mod fake_quant;
 mod formats;
 mod inspect;
-mod stdout;
-mod train_reference;
+mod profile;
 mod search;
+mod stdout;
 mod sweep;
+mod train_reference;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -44,6 +46,10 @@ enum Command {
     TrainReference(train_reference::Args),
     Search(search::Args),
     Sweep(sweep::Args),
+    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
+    Cost(cost::Args),
+    /// List, show, check and calibrate hardware profiles.
+    Profile(profile::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
         Command::TrainReference(args) => train_reference::run(args),
         Command::Search(args) => search::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Profile(args) => profile::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

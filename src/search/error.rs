@@ -86,7 +86,9 @@ pub enum SearchError {
         layer: String,
     },
 
-    #[error("{origin}: ties[{tie}] names fewer than two distinct layers ({layers}); a tie needs two")]
+    #[error(
+        "{origin}: ties[{tie}] names fewer than two distinct layers ({layers}); a tie needs two"
+    )]
     TieTooSmall {
         origin: String,
         tie: usize,
@@ -176,7 +178,9 @@ pub enum SearchError {
     #[error("budget {text:?}: {value:?} is not a finite number >= 0")]
     BudgetValue { text: String, value: String },
 
-    #[error("budget {text:?}: unknown metric {metric:?}; the problem's cost metrics are [{known}]")]
+    #[error(
+        "budget {text:?}: unknown metric {metric:?}; the problem's cost metrics are [{known}]"
+    )]
     BudgetUnknownMetric {
         text: String,
         metric: String,

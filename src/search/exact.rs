@@ -166,14 +166,24 @@ fn build_tables(task: &Task) -> Tables {
         edge_cols: Vec::new(),
     };
     for group in &decisions.groups {
-        let priced: Vec<_> = (0..group.len()).map(|o| task.price(group.values(o))).collect();
-        tables.group_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.group_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        let priced: Vec<_> = (0..group.len())
+            .map(|o| task.price(group.values(o)))
+            .collect();
+        tables
+            .group_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .group_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
     }
     for edge in &decisions.edges {
         let priced: Vec<_> = edge.entries().map(|values| task.price(values)).collect();
-        tables.edge_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.edge_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        tables
+            .edge_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .edge_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
         tables.edge_cols.push(decisions.groups[edge.b].len());
     }
     tables
@@ -191,7 +201,10 @@ fn build_bounds(task: &Task, tables: &Tables) -> Bounds {
     // Each step's choice set and the choice sets of the edges it closes.
     let mut per_step: Vec<Vec<Vec<(f64, Vec<f64>)>>> = vec![Vec::new(); count];
     for (group, step) in per_step.iter_mut().enumerate() {
-        step.push(sets(&tables.group_objective[group], &tables.group_costs[group]));
+        step.push(sets(
+            &tables.group_objective[group],
+            &tables.group_costs[group],
+        ));
     }
     for (edge, spec) in decisions.edges.iter().enumerate() {
         per_step[spec.b].push(sets(&tables.edge_objective[edge], &tables.edge_costs[edge]));
@@ -228,7 +241,10 @@ fn step_minimum(sets: &[Vec<(f64, Vec<f64>)>], lambda: &[f64]) -> (f64, Vec<f64>
         };
         priced += set.iter().map(value).fold(f64::INFINITY, f64::min);
         for (t, slot) in cheapest.iter_mut().enumerate() {
-            *slot += set.iter().map(|entry| entry.1[t]).fold(f64::INFINITY, f64::min);
+            *slot += set
+                .iter()
+                .map(|entry| entry.1[t])
+                .fold(f64::INFINITY, f64::min);
         }
     }
     (priced, cheapest)

@@ -233,14 +233,16 @@ fn candidate_from_raw(
     origin: &str,
 ) -> Result<CandidateSpec, SearchError> {
     let number = |field: &str, value: &serde_json::Value| {
-        value.as_f64().ok_or_else(|| SearchError::BadCandidateValue {
-            origin: origin.to_string(),
-            layer: layer.to_string(),
-            candidate: raw.name.clone(),
-            field: field.to_string(),
-            value: value.to_string(),
-            expected: "a number",
-        })
+        value
+            .as_f64()
+            .ok_or_else(|| SearchError::BadCandidateValue {
+                origin: origin.to_string(),
+                layer: layer.to_string(),
+                candidate: raw.name.clone(),
+                field: field.to_string(),
+                value: value.to_string(),
+                expected: "a number",
+            })
     };
     let error = number("error", &raw.error)?;
     let costs = raw

@@ -78,7 +78,11 @@ impl Default for Settings {
 }
 
 /// The plan with the least error the solver finds within `budgets`.
-pub fn search(problem: &Problem, budgets: &[Budget], settings: &Settings) -> Result<Plan, SearchError> {
+pub fn search(
+    problem: &Problem,
+    budgets: &[Budget],
+    settings: &Settings,
+) -> Result<Plan, SearchError> {
     budget::check_each(problem, budgets)?;
     let choice = match choose(problem, budgets, settings)? {
         Some(choice) => choice,
@@ -151,8 +155,14 @@ fn evolutionary_choice(
     if objectives.len() == 1 {
         objectives.push(1);
     }
-    let front = evolve(decisions, &objectives, budgets, settings.nsga, settings.seed)?;
-    Ok(front.into_iter().min_by(|a, b| {
-        decisions.evaluate(a)[0].total_cmp(&decisions.evaluate(b)[0])
-    }))
+    let front = evolve(
+        decisions,
+        &objectives,
+        budgets,
+        settings.nsga,
+        settings.seed,
+    )?;
+    Ok(front
+        .into_iter()
+        .min_by(|a, b| decisions.evaluate(a)[0].total_cmp(&decisions.evaluate(b)[0])))
 }
