@@ -66,3 +66,22 @@ fn fp32_matches_candle_transformers_bert() {
     );
     assert!(relative <= MAX_RELATIVE_DIFF_VS_CANDLE);
 }
+
+#[test]
+fn fp32_spam_probe() {
+    use bitplan::model::bert::{SpamEvalSettings, SpamTask};
+    let bert = Bert::load(&minilm_dir()).unwrap();
+    let files = bitplan::data::spam_assassin::list_fixture().unwrap_or_else(|e| panic!("{e}"));
+    let start = std::time::Instant::now();
+    let task =
+        SpamTask::prepare(&bert, &files, SpamEvalSettings::default(), &mut |_, _| {}).unwrap();
+    println!("prepare {:?}", start.elapsed());
+    let start = std::time::Instant::now();
+    let metrics = task.evaluate(&bert, &mut Fp32, &mut |_, _| {}).unwrap();
+    println!(
+        "evaluate {:?} {metrics:?} train {} spam {}",
+        start.elapsed(),
+        task.train_accuracy_percent,
+        task.test_spam_fraction()
+    );
+}

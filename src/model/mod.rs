@@ -5,6 +5,7 @@ pub mod bert;
 pub mod graph;
 pub mod hf_files;
 pub mod hook;
+pub mod llama;
 pub mod ops;
 pub mod seq_error;
 pub mod seq_graph;

@@ -45,6 +45,8 @@ pub enum SeqModelError {
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
     #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
 

@@ -4,6 +4,8 @@
 
 mod config;
 mod forward;
+pub mod probe;
+pub mod spam_eval;
 mod weights;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 pub use config::{Activation, BertConfig, SUPPORTED_MODEL_TYPES};
 pub use forward::{mean_pool_normalize, TokenBatch};
+pub use spam_eval::{SentenceMetrics, SpamEvalSettings, SpamTask};
 pub use weights::BertWeights;
 
 use super::hf_files::{JsonConfig, TensorFile};
@@ -83,10 +86,31 @@ impl Bert {
         Ok(())
     }
 
-    /// Tokenizes `texts` into one right-padded batch.
+    /// Tokenizes `texts` into one right-padded batch, truncated to [`Bert::max_tokens`].
     pub fn tokenize(&self, texts: &[&str]) -> Result<TokenBatch, SeqModelError> {
-        let encodings = self
-            .tokenizer
+        self.tokenize_with(&self.tokenizer, texts)
+    }
+
+    /// Tokenizes `texts`, truncated to `max_tokens` (at most the model's limit).
+    pub fn tokenize_truncated(
+        &self,
+        texts: &[&str],
+        max_tokens: usize,
+    ) -> Result<TokenBatch, SeqModelError> {
+        if max_tokens == self.max_tokens {
+            return self.tokenize(texts);
+        }
+        let mut shorter = self.clone();
+        shorter.set_max_tokens(max_tokens)?;
+        shorter.tokenize(texts)
+    }
+
+    fn tokenize_with(
+        &self,
+        tokenizer: &Tokenizer,
+        texts: &[&str],
+    ) -> Result<TokenBatch, SeqModelError> {
+        let encodings = tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|error| tokenizer_error(&self.dir, error.to_string()))?;
         let seq = encodings
