@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fake_quant;
+mod formats;
+mod stdout;
+
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
 /// bitplan measures how much error each layer suffers in each candidate format, predicts what
@@ -24,14 +28,22 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// List the numeric formats: name, bits per element including scales, block size, notes.
+    Formats(formats::Args),
+    /// Quantize and dequantize every tensor of a safetensors file with one format.
+    FakeQuant(fake_quant::Args),
+}
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
 const EXIT_FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::Formats(args) => formats::run(args),
+        Command::FakeQuant(args) => fake_quant::run(args),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
