@@ -9,6 +9,7 @@ pub mod llama;
 pub mod ops;
 pub mod seq_error;
 pub mod seq_graph;
+pub mod seq_quant;
 
 pub use graph::{Graph, Layer, OpKind};
 pub use hook::{Fp32, LayerHook};

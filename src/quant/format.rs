@@ -508,13 +508,15 @@ impl Format {
 
     fn check_row_len(&self, shape: &[usize], row_len: usize, what: &str) -> Result<(), QuantError> {
         match self.info().scaling {
-            Scaling::Block { size } if !row_len.is_multiple_of(size) => Err(QuantError::NotAdmissible {
-                format: self.to_string(),
-                shape: shape.to_vec(),
-                reason: format!(
-                    "row length {row_len} ({what}) is not a multiple of the block size {size}"
-                ),
-            }),
+            Scaling::Block { size } if !row_len.is_multiple_of(size) => {
+                Err(QuantError::NotAdmissible {
+                    format: self.to_string(),
+                    shape: shape.to_vec(),
+                    reason: format!(
+                        "row length {row_len} ({what}) is not a multiple of the block size {size}"
+                    ),
+                })
+            }
             _ => Ok(()),
         }
     }

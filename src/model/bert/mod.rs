@@ -105,6 +105,24 @@ impl Bert {
         shorter.tokenize(texts)
     }
 
+    /// Token count of each text (special tokens included), at most `max_tokens`.
+    pub fn token_counts(
+        &self,
+        texts: &[&str],
+        max_tokens: usize,
+    ) -> Result<Vec<usize>, SeqModelError> {
+        texts
+            .iter()
+            .map(|text| {
+                let encoding = self
+                    .tokenizer
+                    .encode(*text, true)
+                    .map_err(|error| tokenizer_error(&self.dir, error.to_string()))?;
+                Ok(encoding.get_ids().len().min(max_tokens))
+            })
+            .collect()
+    }
+
     fn tokenize_with(
         &self,
         tokenizer: &Tokenizer,
@@ -166,6 +184,26 @@ impl Bert {
     ) -> Result<Tensor, SeqModelError> {
         let hidden = self.hidden_states(hook, batch)?;
         Ok(mean_pool_normalize(&hidden, &batch.mask)?)
+    }
+
+    /// Every quantizable layer's fp32 weight, in [`Bert::graph`] order.
+    pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
+        let embeddings = &self.weights.embeddings;
+        let tables = [
+            &embeddings.word,
+            &embeddings.position,
+            &embeddings.token_type,
+        ];
+        let mut weights: Vec<(String, Tensor)> = tables
+            .iter()
+            .map(|t| (t.name.clone(), t.weight.clone()))
+            .collect();
+        for block in &self.weights.blocks {
+            for dense in block.dense_layers() {
+                weights.push((dense.name.clone(), dense.weight.clone()));
+            }
+        }
+        weights
     }
 
     /// The quantizable layers: the three embedding tables, then per block the query, key, value,

@@ -50,6 +50,20 @@ pub struct Block {
     pub output_norm: Norm,
 }
 
+impl Block {
+    /// The block's linear layers in execution order.
+    pub fn dense_layers(&self) -> [&Dense; 6] {
+        [
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.attention_output,
+            &self.intermediate,
+            &self.output,
+        ]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct BertWeights {
     pub embeddings: Embeddings,

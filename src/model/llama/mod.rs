@@ -127,6 +127,17 @@ impl Llama {
         Ok(())
     }
 
+    /// Every quantizable layer's fp32 weight, in [`Llama::graph`] order.
+    pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
+        let weights = &self.weights;
+        let blocks = weights.blocks.iter().flat_map(|block| block.matrices());
+        std::iter::once(&weights.token_embd)
+            .chain(blocks)
+            .chain(std::iter::once(&weights.output))
+            .map(|matrix| (matrix.name.clone(), matrix.weight.clone()))
+            .collect()
+    }
+
     /// The quantizable layers: the token embedding, per block `attn_q`, `attn_k`, `attn_v`,
     /// `attn_output`, `ffn_gate`, `ffn_up`, `ffn_down`, and the output head `output`.
     pub fn graph(&self) -> Graph {
