@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod eval;
 mod fake_quant;
 mod formats;
+mod inspect;
 mod stdout;
+mod train_reference;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -33,6 +36,12 @@ enum Command {
     Formats(formats::Args),
     /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
+    /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
+    Inspect(inspect::Args),
+    /// Evaluate a model's accuracy in fp32, under a uniform candidate or under a plan.
+    Eval(eval::Args),
+    /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
+    TrainReference(train_reference::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -43,6 +52,9 @@ pub fn main() -> ExitCode {
     let outcome: anyhow::Result<()> = match cli.command {
         Command::Formats(args) => formats::run(args),
         Command::FakeQuant(args) => fake_quant::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::TrainReference(args) => train_reference::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,3 +66,26 @@ impl Graph {
         self.layers.iter().map(|layer| layer.macs_per_sample).sum()
     }
 }
+
+impl Layer {
+    /// Whether the layer has a weight to quantize (attention matmuls do not).
+    pub fn has_weight(&self) -> bool {
+        !self.weight_shape.is_empty()
+    }
+
+    /// Whether the layer's input is an activation that can be quantized (an embedding's input
+    /// is token ids).
+    pub fn has_activation_input(&self) -> bool {
+        self.op != OpKind::Embedding
+    }
+
+    /// The per-sample input shape as an activation quantizer sees it: reduction dim last, so
+    /// block formats run their blocks along it. Convs take `[C, H, W]` and quantize channels-last
+    /// `[H, W, C]` (NHWC, as accelerators lay activations out); other layers as they are.
+    pub fn activation_shape(&self) -> Vec<usize> {
+        match (self.op, self.input_shape.as_slice()) {
+            (OpKind::Conv2d | OpKind::DepthwiseConv2d, [c, h, w]) => vec![*h, *w, *c],
+            _ => self.input_shape.clone(),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `bitplan eval`: a model's task metric in fp32, under a uniform candidate, or under a plan.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use bitplan::model::calibrate::DEFAULT_RANGE_METHOD;
+use bitplan::model::eval::{top1_accuracy, Accuracy};
+use bitplan::model::reference::{load_image_classifier, ImageClassifier};
+use bitplan::model::{Assignment, Calibration, Fallback, PreparedAssignment, RunnableModel};
+use bitplan::quant::RangeMethod;
+use bitplan::space::Shorthand;
+
+/// Evaluate a model's top-1 accuracy on its evaluation split (fashion-cnn: the 10k Fashion-MNIST
+/// test images; mnist-cnn: the 10k MNIST test images), in fp32 or with every layer quantized.
+///
+/// --uniform takes a shorthand (fp32, w16a16, w8a16, w8a8, w8a8-fp8, w4a16, w4a8, w4a4-nvfp4,
+/// w4a4-mxfp4, w3a16, w2a16) or WEIGHT_FORMAT:ACTIVATION_FORMAT (names from `bitplan formats`).
+/// --plan reads a plan JSON ({"schema": "bitplan.plan/1", "layers": [{"name", "weight_format",
+/// "activation_format"}]}). Static activation ranges are calibrated on 1000 training images.
+#[derive(Debug, clap::Parser)]
+#[command(
+    after_help = "Examples:\n  bitplan eval fashion-cnn\n  bitplan eval mnist-cnn --uniform w8a8\n  bitplan eval fashion-cnn --uniform int4-sym-pc:fp16 --json\n  bitplan eval my.pth --arch mnist-cnn --plan plan.json --limit 1000"
+)]
+pub struct Args {
+    /// Reference model name (fashion-cnn, mnist-cnn) or weight file (.safetensors, .pth).
+    model: String,
+    /// Architecture of a weight file: fashion-cnn or mnist-cnn.
+    #[arg(long)]
+    arch: Option<String>,
+    /// The same candidate on every layer (shorthand or WEIGHT:ACTIVATION).
+    #[arg(long, conflicts_with = "plan")]
+    uniform: Option<String>,
+    /// A plan file giving each layer's formats.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    /// Evaluate only the first N images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// How static activation ranges are estimated: minmax, percentile:P, mse, entropy.
+    #[arg(long, default_value_t = DEFAULT_RANGE_METHOD)]
+    range_method: RangeMethod,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    model: String,
+    weights: String,
+    assignment: String,
+    range_method: Option<String>,
+    fallbacks: Vec<Fallback>,
+    accuracy: Accuracy,
+    accuracy_percent: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let classifier = load_image_classifier(&args.model, args.arch.as_deref())?;
+    let (assignment, label, fallbacks) = resolve_assignment(&args, &classifier)?;
+    let needs_calibration = assignment
+        .layers
+        .values()
+        .any(|formats| formats.activation.info().needs_calibration);
+    let calibration = if needs_calibration {
+        let batches = classifier.calibration_batches()?;
+        Some(Calibration::run(
+            &classifier.model,
+            &batches,
+            args.range_method,
+        )?)
+    } else {
+        None
+    };
+    let prepared = PreparedAssignment::new(&classifier.model, &assignment, calibration.as_ref())
+        .with_context(|| format!("preparing {label} for {}", args.model))?;
+    let accuracy = evaluate(&classifier, &prepared, args.limit)?;
+    let report = Report {
+        model: classifier.model.graph().model.clone(),
+        weights: classifier.weights.clone(),
+        assignment: label,
+        range_method: calibration.map(|c| c.method.to_string()),
+        fallbacks,
+        accuracy,
+        accuracy_percent: accuracy.percent(),
+    };
+    print_report(&report, args.json)
+}
+
+fn resolve_assignment(
+    args: &Args,
+    classifier: &ImageClassifier,
+) -> anyhow::Result<(Assignment, String, Vec<Fallback>)> {
+    let graph = classifier.model.graph();
+    if let Some(text) = &args.uniform {
+        let shorthand = Shorthand::parse(text)?;
+        let (assignment, fallbacks) = Assignment::from_shorthand(graph, &shorthand);
+        let label = format!("uniform {text}");
+        assignment.validate(graph, &format!("--uniform {text}"))?;
+        return Ok((assignment, label, fallbacks));
+    }
+    if let Some(path) = &args.plan {
+        let assignment = Assignment::from_plan_file(path)?;
+        assignment.validate(graph, &path.display().to_string())?;
+        return Ok((assignment, format!("plan {}", path.display()), Vec::new()));
+    }
+    Ok((Assignment::fp32(graph), "fp32".into(), Vec::new()))
+}
+
+fn evaluate(
+    classifier: &ImageClassifier,
+    prepared: &PreparedAssignment,
+    limit: Option<usize>,
+) -> anyhow::Result<Accuracy> {
+    let total = limit.map_or(classifier.eval.len(), |l| l.min(classifier.eval.len()));
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images, {elapsed} (eta {eta})")
+            .context("progress bar template")?,
+    );
+    let mut forward = |pixels: &candle_core::Tensor| classifier.model.forward(pixels, prepared);
+    let accuracy = top1_accuracy(&mut forward, &classifier.eval, limit, &mut |done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    Ok(accuracy)
+}
+
+fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        let text = serde_json::to_string_pretty(report).context("serializing the result")?;
+        return super::stdout::print(&format!("{text}\n"));
+    }
+    let mut text = String::new();
+    for fallback in &report.fallbacks {
+        text += &format!(
+            "note: layer {} uses {} instead of {} ({})\n",
+            fallback.layer, fallback.used, fallback.preferred, fallback.reason
+        );
+    }
+    let range = report
+        .range_method
+        .as_ref()
+        .map_or(String::new(), |method| {
+            format!(", activation ranges {method}")
+        });
+    text += &format!(
+        "{} ({}), {}{range}: top-1 accuracy {:.2}% ({}/{})\n",
+        report.model,
+        report.weights,
+        report.assignment,
+        report.accuracy_percent,
+        report.accuracy.correct,
+        report.accuracy.total
+    );
+    super::stdout::print(&text)
+}

@@ -1,0 +1,77 @@
+//! `bitplan inspect`: print a model's layer graph.
+
+use anyhow::Context;
+use bitplan::model::reference::load_image_classifier;
+use bitplan::model::{Graph, RunnableModel};
+
+/// Show the quantizable layers of a model: name, op, weight shape, parameters, MACs per sample,
+/// input and output activation shapes (per sample), and which layers each one feeds.
+///
+/// MODEL is a reference name (fashion-cnn, mnist-cnn) or a weight file (.safetensors, PyTorch
+/// .pth) together with --arch.
+#[derive(Debug, clap::Parser)]
+#[command(
+    after_help = "Examples:\n  bitplan inspect fashion-cnn\n  bitplan inspect my-mnist.pth --arch mnist-cnn --json"
+)]
+pub struct Args {
+    /// Reference model name or weight file.
+    model: String,
+    /// Architecture of a weight file: fashion-cnn or mnist-cnn.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Print the graph as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let classifier = load_image_classifier(&args.model, args.arch.as_deref())?;
+    let graph = classifier.model.graph();
+    if args.json {
+        let json = serde_json::to_string_pretty(graph).context("serializing the graph")?;
+        return super::stdout::print(&format!("{json}\n"));
+    }
+    super::stdout::print(&table(graph, &classifier.weights))
+}
+
+fn dims(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("[{}]", parts.join(","))
+}
+
+fn table(graph: &Graph, weights: &str) -> String {
+    let mut text = format!("model {} (weights: {weights})\n", graph.model);
+    text += &format!(
+        "{:<14} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} feeds\n",
+        "layer", "op", "weight", "params", "MACs", "input", "output"
+    );
+    for layer in &graph.layers {
+        let op = serde_json::to_value(layer.op)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let feeds = if layer.outputs_to.is_empty() {
+            "(output)".to_string()
+        } else {
+            layer.outputs_to.join(", ")
+        };
+        text += &format!(
+            "{:<14} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} {feeds}\n",
+            layer.name,
+            op,
+            dims(&layer.weight_shape),
+            layer.params,
+            layer.macs_per_sample,
+            dims(&layer.input_shape),
+            dims(&layer.output_shape),
+        );
+    }
+    text += &format!(
+        "total: {} layers, {} parameters, {} MACs per {}\n",
+        graph.layers.len(),
+        graph.total_params(),
+        graph.total_macs_per_sample(),
+        graph.sample_unit
+    );
+    text
+}
