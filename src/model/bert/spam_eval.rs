@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::probe::{Probe, ProbeSettings};
 use super::{Bert, TokenBatch};
 use crate::data::spam_assassin::{self, MessageFile};
-use crate::model::{Fp32, LayerHook, SeqModelError};
+use crate::model::{ModelError, PreparedAssignment};
 
 /// The evaluation protocol. The defaults keep one fp32 pass over train + test to about a
 /// minute on two cores.
@@ -78,10 +78,10 @@ impl SpamTask {
         files: &[MessageFile],
         settings: SpamEvalSettings,
         on_batch: &mut dyn FnMut(usize, usize),
-    ) -> Result<Self, SeqModelError> {
+    ) -> Result<Self, ModelError> {
         let sizes = [settings.train, settings.test, settings.calibration];
         let [train, test, calibration] = spam_assassin::split(files, settings.seed, sizes)?;
-        let read = |files: &[MessageFile]| -> Result<Vec<String>, SeqModelError> {
+        let read = |files: &[MessageFile]| -> Result<Vec<String>, ModelError> {
             Ok(files
                 .iter()
                 .map(spam_assassin::read_message)
@@ -90,10 +90,11 @@ impl SpamTask {
         let train_texts = read(&train)?;
         let test_texts = read(&test)?;
         let total = train.len() + test.len();
+        let fp32 = PreparedAssignment::fp32(bert)?;
         let mut progress = |done: usize, _| on_batch(done, total);
-        let train_embeddings = embed_all(bert, &mut Fp32, &train_texts, &settings, &mut progress)?;
+        let train_embeddings = embed_all(bert, &fp32, &train_texts, &settings, &mut progress)?;
         let mut progress = |done: usize, _| on_batch(train.len() + done, total);
-        let reference = embed_all(bert, &mut Fp32, &test_texts, &settings, &mut progress)?;
+        let reference = embed_all(bert, &fp32, &test_texts, &settings, &mut progress)?;
         let train_labels: Vec<bool> = train.iter().map(|file| file.is_spam).collect();
         let train_rows = train_embeddings.to_vec2::<f32>()?;
         let probe = Probe::fit(&train_rows, &train_labels, settings.probe);
@@ -111,7 +112,7 @@ impl SpamTask {
     }
 
     /// The metrics of the fp32 model itself, from the embeddings computed by [`SpamTask::prepare`].
-    pub fn reference_metrics(&self) -> Result<SentenceMetrics, SeqModelError> {
+    pub fn reference_metrics(&self) -> Result<SentenceMetrics, ModelError> {
         let rows = self.reference.to_vec2::<f32>()?;
         Ok(SentenceMetrics {
             probe_accuracy_percent: 100.0 * self.probe.accuracy(&rows, &self.test_labels),
@@ -121,14 +122,14 @@ impl SpamTask {
         })
     }
 
-    /// Embeds the test messages through `hook` and measures them against fp32.
+    /// Embeds the test messages under `prepared` and measures them against fp32.
     pub fn evaluate(
         &self,
         bert: &Bert,
-        hook: &mut dyn LayerHook,
+        prepared: &PreparedAssignment,
         on_batch: &mut dyn FnMut(usize, usize),
-    ) -> Result<SentenceMetrics, SeqModelError> {
-        let embeddings = embed_all(bert, hook, &self.test_texts, &self.settings, on_batch)?;
+    ) -> Result<SentenceMetrics, ModelError> {
+        let embeddings = embed_all(bert, prepared, &self.test_texts, &self.settings, on_batch)?;
         let rows = embeddings.to_vec2::<f32>()?;
         let cosines = (&embeddings * &self.reference)?.sum(D::Minus1)?;
         let neighbours = nearest_neighbours(&embeddings)?;
@@ -147,7 +148,7 @@ impl SpamTask {
     }
 
     /// Tokenized calibration batches (messages outside train and test).
-    pub fn calibration_batches(&self, bert: &Bert) -> Result<Vec<TokenBatch>, SeqModelError> {
+    pub fn calibration_batches(&self, bert: &Bert) -> Result<Vec<TokenBatch>, ModelError> {
         batches(bert, &self.calibration_texts, &self.settings)
     }
 
@@ -162,12 +163,12 @@ fn batches(
     bert: &Bert,
     texts: &[String],
     settings: &SpamEvalSettings,
-) -> Result<Vec<TokenBatch>, SeqModelError> {
+) -> Result<Vec<TokenBatch>, ModelError> {
     texts
         .chunks(settings.batch_size.max(1))
         .map(|chunk| {
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            bert.tokenize_truncated(&chunk, settings.max_tokens)
+            Ok(bert.tokenize_truncated(&chunk, settings.max_tokens)?)
         })
         .collect()
 }
@@ -176,11 +177,11 @@ fn batches(
 /// order of token count so that little of each batch is padding.
 fn embed_all(
     bert: &Bert,
-    hook: &mut dyn LayerHook,
+    prepared: &PreparedAssignment,
     texts: &[String],
     settings: &SpamEvalSettings,
     on_batch: &mut dyn FnMut(usize, usize),
-) -> Result<Tensor, SeqModelError> {
+) -> Result<Tensor, ModelError> {
     let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
     let counts = bert.token_counts(&borrowed, settings.max_tokens)?;
     let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -190,7 +191,7 @@ fn embed_all(
     let mut done = 0;
     for batch in batches(bert, &sorted, settings)? {
         done += batch.ids.dim(0)?;
-        parts.push(bert.embed(hook, &batch)?);
+        parts.push(bert.embed(prepared, &batch)?);
         on_batch(done, texts.len());
     }
     let mut position = vec![0u32; texts.len()];
@@ -202,7 +203,7 @@ fn embed_all(
 }
 
 /// For each row, the index of the most cosine-similar other row (rows are unit length).
-fn nearest_neighbours(embeddings: &Tensor) -> Result<Vec<u32>, SeqModelError> {
+fn nearest_neighbours(embeddings: &Tensor) -> Result<Vec<u32>, ModelError> {
     let count = embeddings.dim(0)?;
     let similarity = embeddings.matmul(&embeddings.t()?)?;
     let diagonal = (Tensor::eye(count, similarity.dtype(), similarity.device())? * 1e9)?;

