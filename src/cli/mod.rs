@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod eval;
+mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;

@@ -20,6 +20,7 @@ pub mod params;
 pub mod reference;
 pub mod seq_error;
 pub mod seq_graph;
+pub mod sequence;
 pub mod spec;
 pub mod train;
 

@@ -196,6 +196,13 @@ impl Bert {
         self.forward(&batch.pack()?, prepared)
     }
 
+    /// The same model under another name (reference models go by their reference name).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self.graph.model = name.into();
+        self
+    }
+
     /// Every quantizable layer's fp32 weight, in graph order.
     pub fn quantizable_weights(&self) -> Vec<(String, Tensor)> {
         quantizable_weights(&self.weights)

@@ -47,6 +47,8 @@ impl Default for LmEvalSettings {
 pub struct LmMetrics {
     /// `exp(mean negative log-likelihood)` of the true next tokens.
     pub perplexity: f64,
+    /// The fp32 reference's perplexity on the same windows (computed in the same pass).
+    pub reference_perplexity: f64,
     /// Mean over predicted positions of `KL(p_fp32 ‖ p_run)` in nats (0 for the reference).
     pub mean_kl_to_reference: f64,
     /// Fraction of predicted positions where the run's most likely token is the reference's.
@@ -59,6 +61,7 @@ pub struct LmMetrics {
 #[derive(Debug, Default)]
 struct Sums {
     nll: f64,
+    reference_nll: f64,
     kl: f64,
     agreeing: usize,
     count: usize,
@@ -148,6 +151,7 @@ impl LmTask {
         let count = sums.count.max(1) as f64;
         Ok(LmMetrics {
             perplexity: (sums.nll / count).exp(),
+            reference_perplexity: (sums.reference_nll / count).exp(),
             mean_kl_to_reference: sums.kl / count,
             top1_agreement: sums.agreeing as f64 / count,
             predicted_tokens: sums.count,
@@ -171,8 +175,13 @@ fn accumulate(
         Some(run) => log_softmax(&run.i((.., ..seq - 1, ..))?)?,
         None => reference.clone(),
     };
-    let picked = run_log_probs.gather(&targets.contiguous()?, D::Minus1)?;
-    sums.nll -= f64::from(picked.to_dtype(DType::F32)?.sum_all()?.to_scalar::<f32>()?);
+    let targets = targets.contiguous()?;
+    let nll = |log_probs: &Tensor| -> candle_core::Result<f64> {
+        let picked = log_probs.gather(&targets, D::Minus1)?.sum_all()?;
+        Ok(-f64::from(picked.to_scalar::<f32>()?))
+    };
+    sums.nll += nll(&run_log_probs)?;
+    sums.reference_nll += nll(&reference)?;
     if run.is_some() {
         let kl = (reference.exp()? * (&reference - &run_log_probs)?)?.sum_all()?;
         sums.kl += f64::from(kl.to_scalar::<f32>()?);

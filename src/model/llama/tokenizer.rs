@@ -115,7 +115,12 @@ impl LlamaTokenizer {
             .filter(|(_, &kind)| kind == TOKEN_TYPE_CONTROL || kind == TOKEN_TYPE_USER_DEFINED)
             .map(|(token, &kind)| AddedToken::from(token.clone(), kind == TOKEN_TYPE_CONTROL))
             .collect();
-        tokenizer.add_special_tokens(added);
+        tokenizer
+            .add_special_tokens(added)
+            .map_err(|error| SeqModelError::Tokenizer {
+                path: gguf.path.clone(),
+                reason: format!("control tokens: {error}"),
+            })?;
         let add_bos = gguf.bool_or("tokenizer.ggml.add_bos_token", false)?;
         let bos = match add_bos {
             true => Some(gguf.integer("tokenizer.ggml.bos_token_id")? as u32),
