@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cost;
 mod eval;
+mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;
