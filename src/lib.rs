@@ -7,4 +7,5 @@
 pub mod data;
 pub mod model;
 pub mod quant;
+pub mod sensitivity;
 pub mod space;

@@ -5,12 +5,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
 mod eval;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod merge;
 mod stdout;
 mod train_reference;
+mod validate_sensitivity;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -42,6 +45,12 @@ enum Command {
     Eval(eval::Args),
     /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
+    /// Measure each layer's error under each candidate of a search space (sensitivity table).
+    Analyze(analyze::Args),
+    /// Join sensitivity shards (analyze --shard k/n) into one table.
+    Merge(merge::Args),
+    /// Check how well a sensitivity table predicts the error of random mixed plans.
+    ValidateSensitivity(validate_sensitivity::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -55,6 +64,9 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Eval(args) => eval::run(args),
         Command::TrainReference(args) => train_reference::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
