@@ -9,4 +9,5 @@ pub mod hardware;
 pub mod model;
 pub mod quant;
 pub mod search;
+pub mod sensitivity;
 pub mod space;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cost;
+mod analyze;
 mod eval;
 mod eval_seq;
 mod fake_quant;
@@ -13,9 +14,11 @@ mod formats;
 mod inspect;
 mod profile;
 mod search;
+mod merge;
 mod stdout;
 mod sweep;
 mod train_reference;
+mod validate_sensitivity;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -51,6 +54,12 @@ enum Command {
     Cost(cost::Args),
     /// List, show, check and calibrate hardware profiles.
     Profile(profile::Args),
+    /// Measure each layer's error under each candidate of a search space (sensitivity table).
+    Analyze(analyze::Args),
+    /// Join sensitivity shards (analyze --shard k/n) into one table.
+    Merge(merge::Args),
+    /// Check how well a sensitivity table predicts the error of random mixed plans.
+    ValidateSensitivity(validate_sensitivity::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -68,6 +77,9 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
