@@ -14,7 +14,13 @@ mod sweep;
 /// each format costs on a hardware profile, and searches for the plans that trade the two best
 /// (the Pareto frontier), with uniform baselines beside them.
 #[derive(Debug, Parser)]
-#[command(name = "bitplan", version, about, long_about, after_help = "Example:\n  bitplan formats")]
+#[command(
+    name = "bitplan",
+    version,
+    about,
+    long_about,
+    after_help = "Example:\n  bitplan formats"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -16,8 +16,10 @@ use bitplan::search::{search, Budget, NsgaConfig, Problem, Settings, Solver};
 /// seed, and the problem's sha256. A budget the problem cannot meet is an error that states the
 /// smallest achievable value.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  bitplan search --problem tests/fixtures/problem-small.json \
-                        --budget 'latency_us<=9' --out plan.json")]
+#[command(
+    after_help = "Example:\n  bitplan search --problem tests/fixtures/problem-small.json \
+                        --budget 'latency_us<=9' --out plan.json"
+)]
 pub struct Args {
     /// Problem file (JSON, schema bitplan.problem/1).
     #[arg(long, value_name = "FILE")]

@@ -237,7 +237,10 @@ fn add_transition(
     if from_group == to_group {
         let group = &mut groups[from_group];
         for option in 0..group.len() {
-            let (row, col) = (group.choices[option][from_slot], group.choices[option][to_slot]);
+            let (row, col) = (
+                group.choices[option][from_slot],
+                group.choices[option][to_slot],
+            );
             group.values[option * width + slot] += transition.at(row, col, cols);
         }
         return;

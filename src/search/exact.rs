@@ -14,6 +14,8 @@
 //! multiple-choice knapsack with reduced-cost fixing; transitions along a chain add one open
 //! group to the key, which is the Viterbi recursion.
 
+use serde::{Deserialize, Serialize};
+
 use super::budget::fits;
 use super::decisions::Decisions;
 use super::error::SearchError;
@@ -21,9 +23,24 @@ use super::frontier::Frontier;
 use super::lagrange::Relaxation;
 use super::states::States;
 
-/// Limits that turn a hopeless exact search into an error instead of a hang.
+/// How the exact solver proves optimality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExactMethod {
+    /// The dynamic program for one budget or none, the integer program for several (falling
+    /// back to the dynamic program if the simplex fails numerically).
+    Auto,
+    /// Always the dynamic program of this module.
+    DynamicProgram,
+    /// Always the integer program ([`super::ilp`]).
+    IntegerProgram,
+}
+
+/// Which exact method to use, and limits that turn a hopeless dynamic program into an error
+/// instead of a hang.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExactLimits {
+    pub method: ExactMethod,
     /// Partial plans kept after one step (each ~40 bytes; 250k states is ~10 MB per step).
     pub max_states: usize,
     /// Option combinations of the open groups (a chain of 8-candidate layers needs 8).
@@ -33,6 +50,7 @@ pub struct ExactLimits {
 impl Default for ExactLimits {
     fn default() -> ExactLimits {
         ExactLimits {
+            method: ExactMethod::Auto,
             max_states: 250_000, // far above the ~10^3 a 200-layer problem keeps; bounds memory
             max_keys: 4096,      // three open 16-candidate groups
         }
@@ -72,6 +90,9 @@ struct Tables {
     edge_costs: Vec<Vec<f64>>,
     edge_cols: Vec<usize>,
 }
+
+/// The entries of one choice set: `(objective, budget costs)`.
+type ChoiceSet = Vec<(f64, Vec<f64>)>;
 
 /// Lower bounds on what the groups from a step onwards (and the edges they close) can add.
 struct Bounds {
@@ -166,14 +187,24 @@ fn build_tables(task: &Task) -> Tables {
         edge_cols: Vec::new(),
     };
     for group in &decisions.groups {
-        let priced: Vec<_> = (0..group.len()).map(|o| task.price(group.values(o))).collect();
-        tables.group_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.group_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        let priced: Vec<_> = (0..group.len())
+            .map(|o| task.price(group.values(o)))
+            .collect();
+        tables
+            .group_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .group_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
     }
     for edge in &decisions.edges {
         let priced: Vec<_> = edge.entries().map(|values| task.price(values)).collect();
-        tables.edge_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.edge_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        tables
+            .edge_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .edge_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
         tables.edge_cols.push(decisions.groups[edge.b].len());
     }
     tables
@@ -183,15 +214,18 @@ fn build_bounds(task: &Task, tables: &Tables) -> Bounds {
     let decisions = task.decisions;
     let budgets = task.budgets.len();
     let count = decisions.groups.len();
-    let sets = |objective: &[f64], costs: &[f64]| -> Vec<(f64, Vec<f64>)> {
+    let sets = |objective: &[f64], costs: &[f64]| -> ChoiceSet {
         let chunks = costs.chunks(budgets.max(1));
         let costs = chunks.map(|c| c[..budgets].to_vec());
         objective.iter().copied().zip(costs).collect()
     };
     // Each step's choice set and the choice sets of the edges it closes.
-    let mut per_step: Vec<Vec<Vec<(f64, Vec<f64>)>>> = vec![Vec::new(); count];
+    let mut per_step: Vec<Vec<ChoiceSet>> = vec![Vec::new(); count];
     for (group, step) in per_step.iter_mut().enumerate() {
-        step.push(sets(&tables.group_objective[group], &tables.group_costs[group]));
+        step.push(sets(
+            &tables.group_objective[group],
+            &tables.group_costs[group],
+        ));
     }
     for (edge, spec) in decisions.edges.iter().enumerate() {
         per_step[spec.b].push(sets(&tables.edge_objective[edge], &tables.edge_costs[edge]));
@@ -219,7 +253,7 @@ fn build_bounds(task: &Task, tables: &Tables) -> Bounds {
 }
 
 /// For one step's choice sets: the least priced value and the least cost per budget.
-fn step_minimum(sets: &[Vec<(f64, Vec<f64>)>], lambda: &[f64]) -> (f64, Vec<f64>) {
+fn step_minimum(sets: &[ChoiceSet], lambda: &[f64]) -> (f64, Vec<f64>) {
     let mut priced = 0.0;
     let mut cheapest = vec![0.0; lambda.len()];
     for set in sets {
@@ -228,7 +262,10 @@ fn step_minimum(sets: &[Vec<(f64, Vec<f64>)>], lambda: &[f64]) -> (f64, Vec<f64>
         };
         priced += set.iter().map(value).fold(f64::INFINITY, f64::min);
         for (t, slot) in cheapest.iter_mut().enumerate() {
-            *slot += set.iter().map(|entry| entry.1[t]).fold(f64::INFINITY, f64::min);
+            *slot += set
+                .iter()
+                .map(|entry| entry.1[t])
+                .fold(f64::INFINITY, f64::min);
         }
     }
     (priced, cheapest)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exact;
 mod frontier;
 pub mod greedy;
+mod ilp;
 mod lagrange;
 pub mod nsga2;
 pub mod pareto;
@@ -30,9 +31,11 @@ pub mod transition;
 
 pub use budget::{Budget, MetricRange};
 pub use error::SearchError;
-pub use exact::ExactLimits;
+pub use exact::{ExactLimits, ExactMethod};
 pub use nsga2::NsgaConfig;
-pub use plan::{Baseline, Front, FrontPlan, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA};
+pub use plan::{
+    Baseline, Front, FrontPlan, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,
+};
 pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
 pub use solver::{search, Settings, Solver};
 pub use sweep::{sweep, SweepSpec};

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::decisions::Decisions;
-use super::error::SearchError;
+use super::error::{Expected, SearchError};
 use super::ties::resolve_ties;
 use super::transition::{validate_transitions, TransitionSpec};
 
@@ -233,14 +233,16 @@ fn candidate_from_raw(
     origin: &str,
 ) -> Result<CandidateSpec, SearchError> {
     let number = |field: &str, value: &serde_json::Value| {
-        value.as_f64().ok_or_else(|| SearchError::BadCandidateValue {
-            origin: origin.to_string(),
-            layer: layer.to_string(),
-            candidate: raw.name.clone(),
-            field: field.to_string(),
-            value: value.to_string(),
-            expected: "a number",
-        })
+        value
+            .as_f64()
+            .ok_or_else(|| SearchError::BadCandidateValue {
+                origin: origin.to_string(),
+                layer: layer.to_string(),
+                candidate: raw.name.clone(),
+                field: field.to_string(),
+                value: value.to_string(),
+                expected: Expected::Number,
+            })
     };
     let error = number("error", &raw.error)?;
     let costs = raw
@@ -314,7 +316,7 @@ fn validate_candidate(
     candidate: &CandidateSpec,
     metrics: &[String],
 ) -> Result<(), SearchError> {
-    let bad = |field: &str, value: f64, expected: &'static str| SearchError::BadCandidateValue {
+    let bad = |field: &str, value: f64, expected: Expected| SearchError::BadCandidateValue {
         origin: origin.to_string(),
         layer: layer.to_string(),
         candidate: candidate.name.clone(),
@@ -323,22 +325,18 @@ fn validate_candidate(
         expected,
     };
     if !candidate.error.is_finite() {
-        return Err(bad("error", candidate.error, "a finite number"));
+        return Err(bad("error", candidate.error, Expected::FiniteNumber));
     }
     if let Some(reserved) = RESERVED_FIELDS
         .iter()
         .find(|field| candidate.costs.contains_key(**field))
     {
         let value = candidate.costs[*reserved];
-        return Err(bad(
-            reserved,
-            value,
-            "no cost metric named name, error, weight_format or activation_format",
-        ));
+        return Err(bad(reserved, value, Expected::UnreservedName));
     }
     for (metric, &value) in &candidate.costs {
         if !value.is_finite() || value < 0.0 {
-            return Err(bad(metric, value, "a finite cost >= 0"));
+            return Err(bad(metric, value, Expected::FiniteCost));
         }
     }
     check_metric_names(origin, layer, candidate, metrics)

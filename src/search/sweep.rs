@@ -49,7 +49,13 @@ pub fn sweep(problem: &Problem, spec: &SweepSpec) -> Result<Front, SearchError> 
     let settings = &spec.settings;
     let (levels, found) = match settings.solver {
         Solver::Evolutionary => {
-            let choices = evolve(problem.decisions(), &objectives, &fixed, settings.nsga, settings.seed)?;
+            let choices = evolve(
+                problem.decisions(),
+                &objectives,
+                &fixed,
+                settings.nsga,
+                settings.seed,
+            )?;
             (BTreeMap::new(), with_budgets(choices, &spec.budgets))
         }
         Solver::Random => {
@@ -64,7 +70,14 @@ pub fn sweep(problem: &Problem, spec: &SweepSpec) -> Result<Front, SearchError> 
         }
     };
     let baselines = uniform_baselines(problem, &objectives, &spec.budgets, &fixed);
-    Ok(assemble(problem, spec, &objectives, levels, found, baselines))
+    Ok(assemble(
+        problem,
+        spec,
+        &objectives,
+        levels,
+        found,
+        baselines,
+    ))
 }
 
 fn invalid(reason: String) -> SearchError {
@@ -84,7 +97,9 @@ fn swept_slots(problem: &Problem, spec: &SweepSpec) -> Result<Vec<usize>, Search
     for metric in &spec.metrics {
         let Some(index) = problem.metric_index(metric) else {
             let known = problem.metrics().join(", ");
-            return Err(invalid(format!("unknown metric {metric:?}; the problem's cost metrics are [{known}]")));
+            return Err(invalid(format!(
+                "unknown metric {metric:?}; the problem's cost metrics are [{known}]"
+            )));
         };
         if slots.contains(&(1 + index)) || spec.budgets.iter().any(|b| &b.metric == metric) {
             return Err(invalid(format!(
@@ -225,7 +240,10 @@ fn assemble(
             }
         })
         .collect();
-    let bounds: Vec<(f64, f64)> = objectives.iter().map(|&slot| decisions.bounds(slot)).collect();
+    let bounds: Vec<(f64, f64)> = objectives
+        .iter()
+        .map(|&slot| decisions.bounds(slot))
+        .collect();
     let ideal: Vec<f64> = bounds.iter().map(|b| b.0).collect();
     let reference: Vec<f64> = bounds.iter().map(|b| b.1).collect();
     let front_points: Vec<Vec<f64>> = plans.iter().map(|p| p.objectives.clone()).collect();
@@ -252,7 +270,9 @@ fn assemble(
 fn cost_then_error(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
     let costs = a[1..].iter().zip(&b[1..]);
     costs
-        .fold(std::cmp::Ordering::Equal, |order, (x, y)| order.then(x.total_cmp(y)))
+        .fold(std::cmp::Ordering::Equal, |order, (x, y)| {
+            order.then(x.total_cmp(y))
+        })
         .then(a[0].total_cmp(&b[0]))
 }
 
