@@ -110,13 +110,30 @@ pub(crate) fn minimize(
     limits: ExactLimits,
 ) -> Result<Option<Vec<usize>>, SearchError> {
     let decisions = task.decisions;
-    let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let tables = build_tables(task);
     let incumbent = incumbent.filter(|choice| task.within_budgets(&decisions.evaluate(choice)));
     let upper = incumbent
         .map(|choice| task.objective_of(&decisions.evaluate(choice)))
         .unwrap_or(f64::INFINITY);
     let bounds = build_bounds(task, &tables);
+    if let Some(order) = decisive_first(task, &tables, &bounds, upper) {
+        let permuted = decisions.permuted(&order);
+        let inner = Task {
+            decisions: &permuted,
+            weights: task.weights.clone(),
+            budgets: task.budgets.clone(),
+        };
+        let start: Option<Vec<usize>> = incumbent.map(|c| order.iter().map(|&g| c[g]).collect());
+        let choice = minimize(&inner, start.as_deref(), limits)?;
+        return Ok(choice.map(|permuted_choice| {
+            let mut choice = vec![0; order.len()];
+            for (position, &group) in order.iter().enumerate() {
+                choice[group] = permuted_choice[position];
+            }
+            choice
+        }));
+    }
+    let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let mut states = States::new(0, task.budgets.len());
     states.push(0.0, &vec![0.0; task.budgets.len()], &[], 0, 0);
     let mut trace: Vec<(Vec<u32>, Vec<u32>)> = Vec::with_capacity(decisions.groups.len());
@@ -145,6 +162,47 @@ pub(crate) fn minimize(
         trace.push((states.parent.clone(), states.option.clone()));
     }
     Ok(pick(task, &states, &trace, incumbent))
+}
+
+/// Without transitions the groups may be decided in any order. Partial plans multiply at the
+/// groups with several options close to the relaxation's optimum, so deciding those last keeps
+/// the number of partial plans low for most of the run. `None` when the order would not change.
+fn decisive_first(task: &Task, tables: &Tables, bounds: &Bounds, upper: f64) -> Option<Vec<usize>> {
+    if !task.decisions.edges.is_empty() || !upper.is_finite() || task.budgets.is_empty() {
+        return None;
+    }
+    let relaxed_budget: f64 = task
+        .budgets
+        .iter()
+        .zip(&bounds.lambda)
+        .map(|(&(_, max), lambda)| lambda * max)
+        .sum();
+    let gap = upper - (bounds.rest[0] - relaxed_budget);
+    let budgets = task.budgets.len();
+    let close_options = |group: usize| -> usize {
+        let objective = &tables.group_objective[group];
+        let priced: Vec<f64> = (0..objective.len())
+            .map(|option| {
+                let costs = &tables.group_costs[group][option * budgets..(option + 1) * budgets];
+                objective[option]
+                    + costs
+                        .iter()
+                        .zip(&bounds.lambda)
+                        .map(|(c, l)| c * l)
+                        .sum::<f64>()
+            })
+            .collect();
+        let least = priced.iter().copied().fold(f64::INFINITY, f64::min);
+        priced.iter().filter(|&&value| value - least <= gap).count()
+    };
+    let mut order: Vec<usize> = (0..task.decisions.groups.len()).collect();
+    let counts: Vec<usize> = order.iter().map(|&group| close_options(group)).collect();
+    order.sort_by_key(|&group| counts[group]);
+    let unchanged = order
+        .iter()
+        .enumerate()
+        .all(|(position, &group)| position == group);
+    (!unchanged).then_some(order)
 }
 
 /// The best final state, traced back to a choice, unless the incumbent is strictly better.
