@@ -117,21 +117,7 @@ pub(crate) fn minimize(
         .unwrap_or(f64::INFINITY);
     let bounds = build_bounds(task, &tables);
     if let Some(order) = decisive_first(task, &tables, &bounds, upper) {
-        let permuted = decisions.permuted(&order);
-        let inner = Task {
-            decisions: &permuted,
-            weights: task.weights.clone(),
-            budgets: task.budgets.clone(),
-        };
-        let start: Option<Vec<usize>> = incumbent.map(|c| order.iter().map(|&g| c[g]).collect());
-        let choice = minimize(&inner, start.as_deref(), limits)?;
-        return Ok(choice.map(|permuted_choice| {
-            let mut choice = vec![0; order.len()];
-            for (position, &group) in order.iter().enumerate() {
-                choice[group] = permuted_choice[position];
-            }
-            choice
-        }));
+        return minimize_in_order(task, &order, incumbent, limits);
     }
     let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let mut states = States::new(0, task.budgets.len());
@@ -146,22 +132,34 @@ pub(crate) fn minimize(
             step,
             upper,
         };
-        let radix: Vec<usize> = frontier.open_after[step]
-            .iter()
-            .map(|&group| decisions.groups[group].len())
-            .collect();
-        states = context.expand(&states).without_dominated(&radix);
-        if states.len() > limits.max_states {
-            let layer = decisions.groups[step].layers[0];
-            return Err(SearchError::ExactTooLarge {
-                layer: decisions.layer_names[layer].clone(),
-                states: states.len(),
-                limit: limits.max_states,
-            });
-        }
+        states = context.advance(&states, limits)?;
         trace.push((states.parent.clone(), states.option.clone()));
     }
     Ok(pick(task, &states, &trace, incumbent))
+}
+
+/// Solves with the groups decided in `order` (new position -> group) and maps the answer back.
+fn minimize_in_order(
+    task: &Task,
+    order: &[usize],
+    incumbent: Option<&[usize]>,
+    limits: ExactLimits,
+) -> Result<Option<Vec<usize>>, SearchError> {
+    let permuted = task.decisions.permuted(order);
+    let inner = Task {
+        decisions: &permuted,
+        weights: task.weights.clone(),
+        budgets: task.budgets.clone(),
+    };
+    let start: Option<Vec<usize>> = incumbent.map(|c| order.iter().map(|&g| c[g]).collect());
+    let choice = minimize(&inner, start.as_deref(), limits)?;
+    Ok(choice.map(|permuted_choice| {
+        let mut choice = vec![0; order.len()];
+        for (position, &group) in order.iter().enumerate() {
+            choice[group] = permuted_choice[position];
+        }
+        choice
+    }))
 }
 
 /// Without transitions the groups may be decided in any order. Partial plans multiply at the
@@ -340,6 +338,25 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// The surviving states after this step; an error when too many survive.
+    fn advance(&self, previous: &States, limits: ExactLimits) -> Result<States, SearchError> {
+        let decisions = self.task.decisions;
+        let radix: Vec<usize> = self.frontier.open_after[self.step]
+            .iter()
+            .map(|&group| decisions.groups[group].len())
+            .collect();
+        let states = self.expand(previous).without_dominated(&radix);
+        if states.len() > limits.max_states {
+            let layer = decisions.groups[self.step].layers[0];
+            return Err(SearchError::ExactTooLarge {
+                layer: decisions.layer_names[layer].clone(),
+                states: states.len(),
+                limit: limits.max_states,
+            });
+        }
+        Ok(states)
+    }
+
     /// Every extension of every state by one option of this step's group that passes the
     /// feasibility and bound tests.
     fn expand(&self, previous: &States) -> States {

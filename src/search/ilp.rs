@@ -12,6 +12,7 @@
 //! program of [`super::exact`] (fast with one budget) does not finish in minutes, because partial
 //! plans must then be non-dominated in three values and the Lagrangian bound is weak.
 
+use good_lp::solvers::microlp::MicroLpProblem;
 use good_lp::{
     microlp, variable, Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus,
     SolverModel, Variable, WithInitialSolution,
@@ -27,6 +28,40 @@ pub(crate) fn minimize_ilp(
     task: &Task,
     incumbent: Option<&[usize]>,
 ) -> Result<Option<Vec<usize>>, SearchError> {
+    let (model, options) = build_model(task);
+    let model = match incumbent {
+        Some(choice) => {
+            let start = options.iter().zip(choice).flat_map(|(chosen, &pick)| {
+                let ones = chosen.iter().enumerate();
+                ones.map(move |(o, &x)| (x, f64::from(u8::from(o == pick))))
+            });
+            model.with_initial_solution(start.collect::<Vec<_>>())
+        }
+        None => model,
+    };
+    let solution = match model.solve() {
+        Ok(solution) => solution,
+        Err(ResolutionError::Infeasible) => return Ok(None),
+        Err(other) => return Err(failed(other.to_string())),
+    };
+    if !matches!(solution.status(), SolutionStatus::Optimal) {
+        return Err(failed("stopped before proving optimality".to_string()));
+    }
+    let choice: Vec<usize> = options
+        .iter()
+        .map(|chosen| {
+            let value = |option: usize| solution.value(chosen[option]);
+            (0..chosen.len())
+                .max_by(|&a, &b| value(a).total_cmp(&value(b)))
+                .unwrap_or(0)
+        })
+        .collect();
+    check_within(task, &choice)?;
+    Ok(Some(choice))
+}
+
+/// The integer program and the option variables of every group.
+fn build_model(task: &Task) -> (MicroLpProblem, Vec<Vec<Variable>>) {
     let decisions = task.decisions;
     let mut variables = ProblemVariables::new();
     let options: Vec<Vec<Variable>> = decisions
@@ -58,37 +93,7 @@ pub(crate) fn minimize_ilp(
     for (row, &(_, max)) in rows.into_iter().zip(&task.budgets) {
         model = model.with(row.leq(max / row_scale(max)));
     }
-    if let Some(choice) = incumbent {
-        let start = options.iter().zip(choice).flat_map(|(chosen, &pick)| {
-            chosen
-                .iter()
-                .enumerate()
-                .map(move |(o, &x)| (x, f64::from(u8::from(o == pick))))
-        });
-        model = model.with_initial_solution(start.collect::<Vec<_>>());
-    }
-    let solution = match model.solve() {
-        Ok(solution) => solution,
-        Err(ResolutionError::Infeasible) => return Ok(None),
-        Err(other) => return Err(failed(other.to_string())),
-    };
-    if !matches!(solution.status(), SolutionStatus::Optimal) {
-        return Err(failed("stopped before proving optimality".to_string()));
-    }
-    let choice: Vec<usize> = options
-        .iter()
-        .map(|chosen| {
-            (0..chosen.len())
-                .max_by(|&a, &b| {
-                    solution
-                        .value(chosen[a])
-                        .total_cmp(&solution.value(chosen[b]))
-                })
-                .unwrap_or(0)
-        })
-        .collect();
-    check_within(task, &choice)?;
-    Ok(Some(choice))
+    (model, options)
 }
 
 /// Budget rows are divided by their budget, unless it is zero (or less).

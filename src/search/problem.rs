@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -57,6 +58,8 @@ pub struct Problem {
     ties: Vec<Vec<String>>,
     transitions: Vec<TransitionSpec>,
     decisions: Decisions,
+    /// Computed on first use: every plan's provenance carries it.
+    fingerprint: OnceLock<String>,
 }
 
 /// The problem file as written on disk, for canonical serialization.
@@ -163,6 +166,7 @@ impl Problem {
             ties,
             transitions,
             decisions,
+            fingerprint: OnceLock::new(),
         })
     }
 
@@ -210,8 +214,12 @@ impl Problem {
 
     /// sha256 of [`Problem::to_json`], hex: identifies the problem in plan provenance.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.to_json().as_bytes());
-        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        self.fingerprint
+            .get_or_init(|| {
+                let digest = Sha256::digest(self.to_json().as_bytes());
+                digest.iter().map(|byte| format!("{byte:02x}")).collect()
+            })
+            .clone()
     }
 }
 
