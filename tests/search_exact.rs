@@ -164,3 +164,28 @@ fn backward_transition_is_indexed_from_to() {
     // Within t<=2 only (y=c, x=a) or (y=*, x=b) avoid the transition: c/a costs 2, a/b costs 3.
     assert_eq!(exact_error(&problem, "t<=2"), 2.0);
 }
+
+/// Found by the sweep property test: a zero budget on a metric some candidate spends made the
+/// integer program divide its row by zero; the simplex then failed.
+#[test]
+fn integer_program_handles_a_zero_budget() {
+    let problem = problem(
+        r#"{"schema": "bitplan.problem/1",
+            "layers": [
+              {"name": "x", "candidates": [{"name": "a", "error": 1, "t": 0, "bytes": 1},
+                                          {"name": "b", "error": 0, "t": 5, "bytes": 1}]}]}"#,
+    );
+    let budgets = vec![
+        bitplan::search::Budget::parse("t<=0").unwrap(),
+        bitplan::search::Budget::parse("bytes<=10").unwrap(),
+    ];
+    let settings = Settings {
+        exact: ExactLimits {
+            method: ExactMethod::IntegerProgram,
+            ..ExactLimits::default()
+        },
+        ..Settings::default()
+    };
+    let plan = search(&problem, &budgets, &settings).unwrap();
+    assert_eq!(plan.layers[0].candidate, "a");
+}
