@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use bitplan::search::pareto::normalized_hypervolume;
 use bitplan::search::{
-    search, sweep, Budget, Front, NsgaConfig, Problem, Settings, Solver, SweepSpec,
+    search, sweep, Budget, ExactLimits, ExactMethod, Front, MetricRange, NsgaConfig, Problem,
+    Settings, Solver, SweepSpec,
 };
 use criterion::Criterion;
 
@@ -162,6 +163,58 @@ fn bench_single_budget(
     group.finish();
 }
 
+/// Two budgets at once (a quarter of the way up each metric's range): one run each, timed with
+/// `Instant`, since the integer program takes seconds.
+fn report_two_budgets(problem: &Problem) {
+    let budgets: Vec<Budget> = ["latency_us", "weight_bytes"]
+        .iter()
+        .enumerate()
+        .map(|(index, metric)| {
+            let range = MetricRange::of(problem, index).unwrap();
+            Budget {
+                metric: metric.to_string(),
+                max: range.min + 0.25 * (range.max - range.min),
+            }
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for solver in [Solver::Exact, Solver::Greedy] {
+        let start = std::time::Instant::now();
+        let plan = search(problem, &budgets, &settings(solver)).unwrap();
+        errors.push(plan.total("error"));
+        println!(
+            "two budgets ({}): {solver} error {:.6e} in {:.3?}",
+            bitplan::search::budget::list(&budgets),
+            errors[errors.len() - 1],
+            start.elapsed()
+        );
+    }
+    println!(
+        "two budgets: greedy error / exact {:.5}",
+        errors[1] / errors[0]
+    );
+}
+
+fn bench_exact_methods(criterion: &mut Criterion, problem: &Problem, budgets: &[Budget]) {
+    let mut group = criterion.benchmark_group("one_budget_method");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    for method in [ExactMethod::DynamicProgram, ExactMethod::IntegerProgram] {
+        let settings = Settings {
+            exact: ExactLimits {
+                method,
+                ..ExactLimits::default()
+            },
+            ..Settings::default()
+        };
+        group.bench_function(format!("{method:?}"), |b| {
+            b.iter(|| search(black_box(problem), budgets, &settings).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn bench_fronts(criterion: &mut Criterion, problem: &Problem) {
     let mut group = criterion.benchmark_group("front");
     group
@@ -188,11 +241,13 @@ fn main() {
     let problem = search_synthetic::problem(LAYERS, SEED, false);
     let chain = search_synthetic::problem(LAYERS, SEED, true);
     report_quality(&problem);
+    report_two_budgets(&problem);
     let exact = sweep(&problem, &latency_sweep(Solver::Exact, 3)).unwrap();
     let budgets = middle_budget(&exact);
     println!("one_budget: {}", budgets[0]);
     let mut criterion = Criterion::default().configure_from_args();
     bench_single_budget(&mut criterion, &problem, &chain, &budgets);
+    bench_exact_methods(&mut criterion, &problem, &budgets);
     bench_fronts(&mut criterion, &problem);
     criterion.final_summary();
 }

@@ -207,7 +207,43 @@ fn assemble(
 ) -> Front {
     let decisions = problem.decisions();
     let settings = &spec.settings;
-    let seed = settings.solver.is_seeded().then_some(settings.seed);
+    let plans = front_plans(problem, settings, objectives, found, &baselines);
+    let bounds: Vec<(f64, f64)> = objectives
+        .iter()
+        .map(|&slot| decisions.bounds(slot))
+        .collect();
+    let ideal: Vec<f64> = bounds.iter().map(|b| b.0).collect();
+    let reference: Vec<f64> = bounds.iter().map(|b| b.1).collect();
+    let front_points: Vec<Vec<f64>> = plans.iter().map(|p| p.objectives.clone()).collect();
+    let mut metrics = vec!["error".to_string()];
+    metrics.extend(spec.metrics.iter().cloned());
+    Front {
+        schema: FRONT_SCHEMA.to_string(),
+        solver: settings.solver.name().to_string(),
+        seed: settings.solver.is_seeded().then_some(settings.seed),
+        metrics,
+        budgets: spec.budgets.clone(),
+        levels,
+        hypervolume: normalized_hypervolume(&front_points, &ideal, &reference),
+        recommended: recommend(&plans, &ideal, &reference),
+        ideal_point: ideal,
+        reference_point: reference,
+        plans,
+        baselines,
+        provenance: Provenance::of(problem),
+    }
+}
+
+/// The distinct, non-dominated plans found, by increasing cost, each flagged when a baseline
+/// dominates it.
+fn front_plans(
+    problem: &Problem,
+    settings: &Settings,
+    objectives: &[usize],
+    found: Vec<Found>,
+    baselines: &[Baseline],
+) -> Vec<FrontPlan> {
+    let decisions = problem.decisions();
     let mut seen = BTreeSet::new();
     let found: Vec<Found> = found
         .into_iter()
@@ -222,48 +258,23 @@ fn assemble(
         .collect();
     let mut kept = non_dominated(&points);
     kept.sort_by(|&a, &b| cost_then_error(&points[a], &points[b]));
-    let plans: Vec<FrontPlan> = kept
-        .into_iter()
+    kept.into_iter()
         .map(|index| {
             let entry = &found[index];
-            let candidates = decisions.layer_candidates(&entry.choice);
             let context = PlanContext {
                 solver: settings.solver.name(),
-                seed,
+                seed: settings.solver.is_seeded().then_some(settings.seed),
                 budgets: &entry.budgets,
                 reasons: BTreeMap::new(),
             };
+            let candidates = decisions.layer_candidates(&entry.choice);
             FrontPlan {
-                dominated_by: dominating_baseline(&baselines, &points[index]),
+                dominated_by: dominating_baseline(baselines, &points[index]),
                 objectives: points[index].clone(),
                 plan: Plan::build(problem, &candidates, context),
             }
         })
-        .collect();
-    let bounds: Vec<(f64, f64)> = objectives
-        .iter()
-        .map(|&slot| decisions.bounds(slot))
-        .collect();
-    let ideal: Vec<f64> = bounds.iter().map(|b| b.0).collect();
-    let reference: Vec<f64> = bounds.iter().map(|b| b.1).collect();
-    let front_points: Vec<Vec<f64>> = plans.iter().map(|p| p.objectives.clone()).collect();
-    let mut metrics = vec!["error".to_string()];
-    metrics.extend(spec.metrics.iter().cloned());
-    Front {
-        schema: FRONT_SCHEMA.to_string(),
-        solver: settings.solver.name().to_string(),
-        seed,
-        metrics,
-        budgets: spec.budgets.clone(),
-        levels,
-        hypervolume: normalized_hypervolume(&front_points, &ideal, &reference),
-        recommended: recommend(&plans, &ideal, &reference),
-        ideal_point: ideal,
-        reference_point: reference,
-        plans,
-        baselines,
-        provenance: Provenance::of(problem),
-    }
+        .collect()
 }
 
 /// Orders by the cost objectives, then by error.
