@@ -13,8 +13,10 @@ use bitplan::model::{Assignment, Calibration, Fallback, PreparedAssignment, Runn
 use bitplan::quant::RangeMethod;
 use bitplan::space::Shorthand;
 
-/// Evaluate a model's top-1 accuracy on its evaluation split (fashion-cnn: the 10k Fashion-MNIST
-/// test images; mnist-cnn: the 10k MNIST test images), in fp32 or with every layer quantized.
+/// Evaluate a model's top-1 accuracy in fp32, under a uniform candidate, or under a plan.
+///
+/// The evaluation split is fashion-cnn's 10k Fashion-MNIST test images (embedded) or mnist-cnn's
+/// 10k MNIST test images (fixtures).
 ///
 /// --uniform takes a shorthand (fp32, w16a16, w8a16, w8a8, w8a8-fp8, w4a16, w4a8, w4a4-nvfp4,
 /// w4a4-mxfp4, w3a16, w2a16) or WEIGHT_FORMAT:ACTIVATION_FORMAT (names from `bitplan formats`).

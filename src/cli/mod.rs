@@ -36,11 +36,8 @@ enum Command {
     Formats(formats::Args),
     /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
-    /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
     Inspect(inspect::Args),
-    /// Evaluate a model's accuracy in fp32, under a uniform candidate or under a plan.
     Eval(eval::Args),
-    /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
 }
 
