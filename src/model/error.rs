@@ -55,6 +55,8 @@ pub enum ModelError {
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
+    Sequence(#[from] super::SeqModelError),
+    #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
 

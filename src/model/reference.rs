@@ -74,9 +74,10 @@ pub fn load_image_classifier(
         });
     }
     if !path.exists() {
+        let sequence = super::sequence::SEQUENCE_MODELS;
         return Err(ModelError::UnknownModel {
             name: model.into(),
-            valid: REFERENCE_MODELS.join(", "),
+            valid: [&REFERENCE_MODELS[..], &sequence[..]].concat().join(", "),
             archs,
         });
     }
