@@ -14,11 +14,12 @@ use bitplan::model::{Assignment, Calibration, Fallback, Graph, PreparedAssignmen
 use bitplan::quant::RangeMethod;
 use bitplan::space::Shorthand;
 
-/// Evaluate a model's task metric on its evaluation split, in fp32 or with every layer quantized:
-/// fashion-cnn and mnist-cnn, top-1 accuracy on their 10k test images; minilm (or any BERT-family
-/// directory), spam-vs-ham accuracy of a logistic probe fitted on fp32 embeddings of SpamAssassin
+/// Evaluate a model's task metric in fp32, under a uniform candidate, or under a plan.
+///
+/// fashion-cnn and mnist-cnn: top-1 accuracy on their 10k test images; minilm (or any BERT-family
+/// directory): spam-vs-ham accuracy of a logistic probe fitted on fp32 embeddings of SpamAssassin
 /// mail, plus cosine similarity and nearest-neighbour agreement with fp32; smollm2 (or any
-/// Llama-family GGUF file or directory), perplexity on Moby-Dick windows, plus mean per-token KL
+/// Llama-family GGUF file or directory): perplexity on Moby-Dick windows, plus mean per-token KL
 /// divergence and top-1 agreement with fp32.
 ///
 /// --uniform takes a shorthand (fp32, w16a16, w8a16, w8a8, w8a8-fp8, w4a16, w4a8, w4a4-nvfp4,

@@ -5,8 +5,10 @@ use bitplan::model::reference::load_image_classifier;
 use bitplan::model::sequence::SequenceModel;
 use bitplan::model::{Graph, RunnableModel};
 
-/// Show the quantizable layers of a model: name, op, weight shape, parameters, MACs per sample,
-/// input and output activation shapes (per sample), and which layers each one feeds.
+/// Show a model's quantizable layers and which layers feed which.
+///
+/// Columns: name, op, weight shape, parameters, MACs per sample, input and output activation
+/// shapes (per sample), and the layers each one feeds.
 ///
 /// MODEL is a reference name (fashion-cnn, mnist-cnn, minilm, smollm2), a weight file
 /// (.safetensors, PyTorch .pth) together with --arch, a Llama-family GGUF file, or a Hugging Face

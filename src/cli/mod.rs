@@ -42,11 +42,8 @@ pub struct Cli {
 enum Command {
     Formats(formats::Args),
     FakeQuant(fake_quant::Args),
-    /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
     Inspect(inspect::Args),
-    /// Evaluate a model's accuracy in fp32, under a uniform candidate or under a plan.
     Eval(eval::Args),
-    /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
     Search(search::Args),
     Sweep(sweep::Args),

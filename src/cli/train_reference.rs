@@ -16,7 +16,7 @@ use bitplan::model::{fashion_cnn, reference};
 /// Only `fashion-cnn` is trained here: a small residual CNN on the Fashion-MNIST training set from
 /// Debian's dataset-fashion-mnist package (run scripts/fetch-fixtures first). After each epoch the
 /// test accuracy on the 10k test set is printed. Same seed and epochs give the same weights.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, clap::Parser)]
 #[command(
     after_help = "Example:\n  bitplan train-reference fashion-cnn --seed 0 --epochs 4 --out fashion-cnn.safetensors"
 )]

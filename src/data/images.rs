@@ -60,10 +60,8 @@ impl ImageSet {
             });
         }
         let source = images_path.display().to_string();
-        Self::new(source, rows, cols, images.data, labels.data).map(|set| {
-            debug_assert_eq!(set.len(), count);
-            set
-        })
+        Self::new(source, rows, cols, images.data, labels.data)
+            .inspect(|set| debug_assert_eq!(set.len(), count))
     }
 
     /// Reads headerless u8 files: `images` holds `n · rows · cols` bytes, `labels` holds `n`.

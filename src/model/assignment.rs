@@ -60,7 +60,7 @@ pub enum AssignmentError {
         what: String,
         role: &'static str,
         format: Format,
-        cause: QuantError,
+        cause: Box<QuantError>,
     },
     #[error(
         "{source_name}: layer `{layer}` {reason}, so its {role} format must be fp32, not {format}"
@@ -246,7 +246,7 @@ fn check_layer(
         what,
         role,
         format,
-        cause,
+        cause: Box::new(cause),
     };
     if !layer.has_weight() && !formats.weight.is_identity() {
         return Err(must_be_fp32("has no weight", "weight", formats.weight));

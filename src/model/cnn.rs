@@ -56,7 +56,7 @@ fn load_layer(
         if tensor.dims() != shape {
             return Err(ModelError::WrongShape {
                 file: file.into(),
-                arch: arch.name.into(),
+                arch: arch.name,
                 tensor: key,
                 found: tensor.dims().to_vec(),
                 expected: shape.to_vec(),

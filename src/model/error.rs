@@ -15,7 +15,7 @@ pub enum ModelError {
     #[error("{file}: tensor `{tensor}` has shape {found:?}, {arch} expects {expected:?}")]
     WrongShape {
         file: String,
-        arch: String,
+        arch: &'static str,
         tensor: String,
         found: Vec<usize>,
         expected: Vec<usize>,
@@ -51,11 +51,17 @@ pub enum ModelError {
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
     #[error(transparent)]
-    Assignment(#[from] super::AssignmentError),
+    Assignment(Box<super::AssignmentError>),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Sequence(#[from] super::SeqModelError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+}
+
+impl From<super::AssignmentError> for ModelError {
+    fn from(error: super::AssignmentError) -> Self {
+        Self::Assignment(Box::new(error))
+    }
 }

@@ -46,3 +46,50 @@ pub fn fold_batch_norm(
         bias: Some(folded_bias?.to_dtype(DType::F32)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// conv → BN (eval) against the folded conv, on seeded data.
+    #[test]
+    fn folded_conv_matches_conv_then_batch_norm() -> candle_core::Result<()> {
+        let device = Device::Cpu;
+        let ramp = |n: usize, scale: f64, offset: f64| {
+            let values: Vec<f32> = (0..n)
+                .map(|i| ((i as f64 * 0.37).sin() * scale + offset) as f32)
+                .collect();
+            values
+        };
+        let weight = Tensor::from_vec(ramp(4 * 3 * 9, 0.5, 0.0), (4, 3, 3, 3), &device)?;
+        let x = Tensor::from_vec(ramp(2 * 3 * 25, 1.0, 0.1), (2, 3, 5, 5), &device)?;
+        let bn = BatchNormParams {
+            gamma: Tensor::from_vec(ramp(4, 0.3, 1.0), 4, &device)?,
+            beta: Tensor::from_vec(ramp(4, 0.2, 0.0), 4, &device)?,
+            running_mean: Tensor::from_vec(ramp(4, 0.4, 0.1), 4, &device)?,
+            running_var: Tensor::from_vec(ramp(4, 0.3, 1.2), 4, &device)?,
+            eps: BATCH_NORM_EPS,
+        };
+        let per_channel = |t: &Tensor| t.reshape((1, 4, 1, 1));
+        let y = x.conv2d(&weight, 1, 1, 1, 1)?;
+        let normalized = y
+            .broadcast_sub(&per_channel(&bn.running_mean)?)?
+            .broadcast_div(&per_channel(&(&bn.running_var + bn.eps)?.sqrt()?)?)?;
+        let expected = normalized
+            .broadcast_mul(&per_channel(&bn.gamma)?)?
+            .broadcast_add(&per_channel(&bn.beta)?)?;
+        let folded = fold_batch_norm(&weight, None, &bn)?;
+        let bias = folded.bias.as_ref().map(per_channel).transpose()?;
+        let got = x
+            .conv2d(&folded.weight, 1, 1, 1, 1)?
+            .broadcast_add(&bias.expect("folded bias"))?;
+        let diff = (got - expected)?
+            .abs()?
+            .flatten_all()?
+            .max(0)?
+            .to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "max difference {diff}");
+        Ok(())
+    }
+}

@@ -140,7 +140,7 @@ impl Trainer {
             ..Default::default()
         };
         let mut optimizer = candle_nn::AdamW::new(self.varmap.all_vars(), params)?;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed ^ 0x5eed_0f_ba7c4);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed ^ 0x05ee_d0fb_a7c4);
         let steps_per_epoch = train.len().div_ceil(config.batch_size.max(1));
         let total_steps = (steps_per_epoch * config.epochs).max(1);
         for epoch in 0..config.epochs {
