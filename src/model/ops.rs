@@ -96,7 +96,7 @@ mod tests {
     fn sample(shape: &[usize], seed: u32) -> Tensor {
         let count: usize = shape.iter().product();
         let values: Vec<f32> = (0..count)
-            .map(|i| ((i as f32 * 0.37 + seed as f32).sin() * 3.0))
+            .map(|i| (i as f32 * 0.37 + seed as f32).sin() * 3.0)
             .collect();
         Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
     }
