@@ -150,13 +150,7 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(report).context("serializing the result")?;
         return super::stdout::print(&format!("{text}\n"));
     }
-    let mut text = String::new();
-    for fallback in &report.fallbacks {
-        text += &format!(
-            "note: layer {} uses {} instead of {} ({})\n",
-            fallback.layer, fallback.used, fallback.preferred, fallback.reason
-        );
-    }
+    let mut text = fallback_notes(&report.fallbacks);
     let range = report
         .range_method
         .as_ref()
@@ -173,4 +167,26 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
         report.accuracy.total
     );
     super::stdout::print(&text)
+}
+
+/// One note per (preferred, used) pair: which layers fell back and why.
+fn fallback_notes(fallbacks: &[Fallback]) -> String {
+    let mut groups: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for fallback in fallbacks {
+        let (preferred, used) = (fallback.preferred.to_string(), fallback.used.to_string());
+        match groups.iter_mut().find(|g| g.0 == preferred && g.1 == used) {
+            Some(group) => group.2.push(&fallback.layer),
+            None => groups.push((preferred, used, vec![&fallback.layer])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(preferred, used, layers)| {
+            format!(
+                "note: {used} instead of {preferred} on {} layer(s) whose weight rows (all dims after the first) do not split into its groups: {}\n",
+                layers.len(),
+                layers.join(", ")
+            )
+        })
+        .collect()
 }

@@ -38,7 +38,7 @@ pub fn list(dir: &Path) -> Result<Vec<MessageFile>, DataError> {
         let group_dir = dir.join(group);
         let entries = std::fs::read_dir(&group_dir).map_err(|source| DataError::Io {
             path: group_dir.clone(),
-            source,
+            cause: source,
         })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -89,7 +89,7 @@ pub fn split(
 pub fn read_message(file: &MessageFile) -> Result<String, DataError> {
     let bytes = std::fs::read(&file.path).map_err(|source| DataError::Io {
         path: file.path.clone(),
-        source,
+        cause: source,
     })?;
     Ok(message_text(&String::from_utf8_lossy(&bytes)))
 }
