@@ -154,9 +154,10 @@ mod tests {
         let normed = rms_norm(x.as_tensor(), &weight, 1e-5).unwrap();
         let normed = layer_norm(&normed, &weight, &weight, 1e-5).unwrap();
         let rotated = rope_interleaved(&normed, &cos, &sin).unwrap();
-        let probs =
-            softmax_last_dim(&rotated.broadcast_add(&causal_mask(4).unwrap()).unwrap()).unwrap();
-        let loss = (probs * &rotated).unwrap().sum_all().unwrap();
+        let scores = rotated.matmul(&rotated.t().unwrap()).unwrap();
+        let scores = scores.broadcast_add(&causal_mask(4).unwrap()).unwrap();
+        let probs = softmax_last_dim(&scores).unwrap();
+        let loss = probs.matmul(&rotated).unwrap().sqr().unwrap().sum_all().unwrap();
         let grads = loss.backward().unwrap();
         let grad = grads
             .get(x.as_tensor())
