@@ -157,7 +157,13 @@ mod tests {
         let scores = rotated.matmul(&rotated.t().unwrap()).unwrap();
         let scores = scores.broadcast_add(&causal_mask(4).unwrap()).unwrap();
         let probs = softmax_last_dim(&scores).unwrap();
-        let loss = probs.matmul(&rotated).unwrap().sqr().unwrap().sum_all().unwrap();
+        let loss = probs
+            .matmul(&rotated)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let grads = loss.backward().unwrap();
         let grad = grads
             .get(x.as_tensor())
