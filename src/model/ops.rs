@@ -96,7 +96,7 @@ mod tests {
     fn sample(shape: &[usize], seed: u32) -> Tensor {
         let count: usize = shape.iter().product();
         let values: Vec<f32> = (0..count)
-            .map(|i| ((i as f32 * 0.37 + seed as f32).sin() * 3.0))
+            .map(|i| (i as f32 * 0.37 + seed as f32).sin() * 3.0)
             .collect();
         Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
     }
@@ -154,9 +154,16 @@ mod tests {
         let normed = rms_norm(x.as_tensor(), &weight, 1e-5).unwrap();
         let normed = layer_norm(&normed, &weight, &weight, 1e-5).unwrap();
         let rotated = rope_interleaved(&normed, &cos, &sin).unwrap();
-        let probs =
-            softmax_last_dim(&rotated.broadcast_add(&causal_mask(4).unwrap()).unwrap()).unwrap();
-        let loss = (probs * &rotated).unwrap().sum_all().unwrap();
+        let scores = rotated.matmul(&rotated.t().unwrap()).unwrap();
+        let scores = scores.broadcast_add(&causal_mask(4).unwrap()).unwrap();
+        let probs = softmax_last_dim(&scores).unwrap();
+        let loss = probs
+            .matmul(&rotated)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let grads = loss.backward().unwrap();
         let grad = grads
             .get(x.as_tensor())

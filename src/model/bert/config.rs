@@ -80,7 +80,10 @@ impl BertConfig {
             position_offset,
             model_type,
         };
-        if config.hidden_size % config.num_attention_heads != 0 {
+        if !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        {
             return Err(json.bad(
                 "num_attention_heads",
                 &config.num_attention_heads.into(),

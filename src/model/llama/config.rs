@@ -1,7 +1,7 @@
 //! The hyper-parameters of a Llama-family decoder, from GGUF metadata or a Hugging Face
 //! `config.json`, validated once.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::model::SeqModelError;
 
@@ -32,14 +32,14 @@ impl LlamaConfig {
     }
 
     /// Checks the relations between fields; `file` and `fields` name where they came from.
-    pub fn validate(&self, file: &PathBuf, fields: &ConfigFields) -> Result<(), SeqModelError> {
+    pub fn validate(&self, file: &Path, fields: &ConfigFields) -> Result<(), SeqModelError> {
         let bad = |field: &str, value: usize, expected: String| SeqModelError::BadField {
-            path: file.clone(),
+            path: file.to_path_buf(),
             field: field.into(),
             value: value.to_string(),
             expected,
         };
-        if self.hidden_size % self.num_heads != 0 || self.head_dim() % 2 != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_heads) || !self.head_dim().is_multiple_of(2) {
             return Err(bad(
                 fields.num_heads,
                 self.num_heads,
@@ -49,7 +49,7 @@ impl LlamaConfig {
                 ),
             ));
         }
-        if self.num_heads % self.num_kv_heads != 0 {
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
             return Err(bad(
                 fields.num_kv_heads,
                 self.num_kv_heads,

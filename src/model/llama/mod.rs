@@ -188,7 +188,13 @@ fn graph(name: &str, config: &LlamaConfig, weights: &LlamaWeights) -> Graph {
         layers.push(seq_graph::linear(&k, hidden, kv, false, &previous));
         layers.push(seq_graph::linear(&v, hidden, kv, false, &previous));
         layers.push(seq_graph::linear(&o, hidden, hidden, false, &[q, k, v]));
-        layers.push(seq_graph::linear(&gate, hidden, ffn, false, &[o.clone()]));
+        layers.push(seq_graph::linear(
+            &gate,
+            hidden,
+            ffn,
+            false,
+            std::slice::from_ref(&o),
+        ));
         layers.push(seq_graph::linear(&up, hidden, ffn, false, &[o]));
         layers.push(seq_graph::linear(&down, ffn, hidden, false, &[gate, up]));
         previous = vec![down];
