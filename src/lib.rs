@@ -8,3 +8,4 @@ pub mod data;
 pub mod model;
 pub mod quant;
 pub mod space;
+pub mod search;

@@ -11,6 +11,8 @@ mod formats;
 mod inspect;
 mod stdout;
 mod train_reference;
+mod search;
+mod sweep;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -40,6 +42,8 @@ enum Command {
     Eval(eval::Args),
     /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
+    Search(search::Args),
+    Sweep(sweep::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -53,6 +57,8 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Eval(args) => eval::run(args),
         Command::TrainReference(args) => train_reference::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
