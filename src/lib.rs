@@ -9,4 +9,6 @@ pub mod hardware;
 pub mod model;
 pub mod quant;
 pub mod space;
+pub mod report;
 pub mod search;
+pub mod validate;
