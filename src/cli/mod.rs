@@ -5,12 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod diff;
 mod eval;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod report;
 mod stdout;
 mod train_reference;
+mod validate;
 mod search;
 mod sweep;
 
@@ -44,6 +48,10 @@ enum Command {
     TrainReference(train_reference::Args),
     Search(search::Args),
     Sweep(sweep::Args),
+    Diff(diff::Args),
+    Validate(validate::Args),
+    Report(report::Args),
+    Demo(demo::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -59,6 +67,10 @@ pub fn main() -> ExitCode {
         Command::TrainReference(args) => train_reference::run(args),
         Command::Search(args) => search::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
