@@ -12,7 +12,7 @@ pub const ACCURACY_TOLERANCE_PP: f64 = 1.0;
 /// A plan's headline numbers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pick {
-    /// `mixed` or the uniform candidate's name.
+    /// `mixed plan #INDEX` (its index in the front) or `uniform CANDIDATE`.
     pub label: String,
     pub latency_us: f64,
     pub weight_bytes: f64,
@@ -50,7 +50,7 @@ impl ChipSummary {
             .speedup()
             .map_or(String::new(), |s| format!(" -> {s:.2}x predicted speed-up"));
         format!(
-            "{}: mixed {} vs best uniform {}{gain}",
+            "{}: {} vs best {}{gain}",
             self.profile,
             describe(&self.mixed),
             describe(&self.uniform)
@@ -75,7 +75,10 @@ fn chip_summary(profile: &str, front: &Front) -> ChipSummary {
         .find_map(|plan| plan.measured.as_ref().map(|m| m.reference_value))
         .unwrap_or(f64::NAN);
     let target = reference - ACCURACY_TOLERANCE_PP;
-    let mixed = fastest(front.plans.iter().map(|p| ("mixed".to_string(), &p.plan)), target);
+    let mixed = fastest(
+        front.plans.iter().enumerate().map(|(i, p)| (format!("mixed plan #{i}"), &p.plan)),
+        target,
+    );
     let uniform = fastest(
         front
             .baselines
