@@ -2,47 +2,19 @@
 //! memory; a plan's diff with itself is empty; the report has every section and every figure as
 //! a non-empty SVG and a PNG of the size drawn; the page references no external asset.
 
+mod report_common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bitplan::report::html::SECTIONS;
 use bitplan::report::plan_file::{plan_from_str, plan_to_string};
-use bitplan::report::run_dir::write_json;
-use bitplan::report::{diff, read_plan, write_front, write_plan, write_report, Encoding};
-use bitplan::search::{sweep, Front, Measured, Plan, Problem, Settings, SweepSpec};
-use bitplan::validate::{ProbeCell, ProbeLayer, SensitivityProbe, PROBE_SCHEMA};
+use bitplan::report::{diff, read_plan, write_plan, write_report, Encoding};
+use bitplan::search::Plan;
+use report_common::{fixture_run, front, measured};
 
-const SMALL: &str = "tests/fixtures/problem-small.json";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_files").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn front(points: usize) -> Front {
-    let problem = Problem::load(Path::new(SMALL)).unwrap();
-    let spec = SweepSpec {
-        metrics: vec!["latency_us".into()],
-        points,
-        budgets: Vec::new(),
-        settings: Settings::default(),
-    };
-    sweep(&problem, &spec).unwrap()
-}
-
-/// A measured block with awkward floats (many digits, tiny and huge magnitudes).
-fn measured(seed: f64) -> Measured {
-    Measured {
-        metric: "top1_accuracy_percent".into(),
-        value: 87.123_456_789_012_3 - seed / 7.0,
-        reference_value: 88.6,
-        samples: 10_000,
-        latency_us: Some(1.0 / 3.0 + seed * 1e-9),
-        latency_device: Some("host-cpu".into()),
-        dominated_by: (seed > 1.0).then(|| "w8a8".to_string()),
-    }
+fn scratch(name: &str) -> std::path::PathBuf {
+    report_common::scratch("report_files", name)
 }
 
 fn rich_plan() -> Plan {
@@ -97,58 +69,6 @@ fn diff_with_itself_is_empty_and_changes_are_listed() {
     assert!(changed > 0);
     assert_eq!(changes.layers.len(), changed);
     assert!(changes.totals.iter().any(|t| t.metric == "latency_us"));
-}
-
-fn probe(front: &Front) -> SensitivityProbe {
-    let plan = &front.plans[0].plan;
-    let candidates = vec!["w8a8".to_string(), "w4a16".to_string()];
-    let layers = plan
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| ProbeLayer {
-            name: layer.name.clone(),
-            cells: candidates
-                .iter()
-                .enumerate()
-                .map(|(j, c)| ProbeCell {
-                    candidate: c.clone(),
-                    weight_format: "int8-sym-pc".into(),
-                    activation_format: "fp16".into(),
-                    error: 1e-4 * (1 + i * (j + 1)) as f64,
-                    ci95: 1e-5,
-                })
-                .collect(),
-            unavailable: Vec::new(),
-        })
-        .collect();
-    SensitivityProbe {
-        schema: PROBE_SCHEMA.into(),
-        model: "fixture".into(),
-        metric: "fixture error".into(),
-        images: 10,
-        candidates,
-        layers,
-    }
-}
-
-/// Two "chips" from the small problem, some plans and all baselines measured.
-fn fixture_run(dir: &Path) {
-    for (index, chip) in ["chip-a", "chip-b"].iter().enumerate() {
-        let mut front = front(5 + index);
-        for (i, entry) in front.plans.iter_mut().enumerate().take(3) {
-            entry.plan.measured = Some(measured(i as f64));
-        }
-        for (i, baseline) in front.baselines.iter_mut().enumerate() {
-            baseline.plan.measured = Some(measured(4.0 + i as f64));
-        }
-        let fronts = dir.join("fronts");
-        std::fs::create_dir_all(&fronts).unwrap();
-        write_front(&front, &fronts.join(format!("{chip}.json"))).unwrap();
-        if index == 0 {
-            write_json(&probe(&front), &dir.join("sensitivity.json")).unwrap();
-        }
-    }
 }
 
 fn png_size(path: &Path) -> (u32, u32) {
