@@ -43,7 +43,7 @@ fn run_chromium(binary: &Path, profile: &Path, extra: &[String], page: &Path) ->
 fn problems(stderr: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stderr)
         .lines()
-        .filter(|line| line.contains(":CONSOLE(") || line.contains("Failed to load") || line.contains("Uncaught"))
+        .filter(|line| line.contains(":CONSOLE") || line.contains("Failed to load") || line.contains("Uncaught"))
         .map(str::to_string)
         .collect()
 }

@@ -3,6 +3,7 @@
 //! (right), with Spearman's rank correlation per chip in the legend.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use super::super::chart::{colour, fail, Figure, FAMILY};
@@ -63,8 +64,8 @@ impl PredictedMeasured<'_> {
         pairs: &[Pair],
     ) -> Result<(), String>
     where
-        X: Ranged<ValueType = f64>,
-        Y: Ranged<ValueType = f64>,
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         for (index, profile) in self.run.fronts.keys().enumerate() {
             let ours: Vec<(f64, f64)> = pairs.iter().filter(|p| p.0 == index).map(|p| (p.1, p.2)).collect();

@@ -3,6 +3,7 @@
 //! with their names, the recommended plan ringed.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 use super::super::chart::{colour, fail, Figure, FAMILY};
@@ -52,17 +53,32 @@ impl<'a> Frontier<'a> {
                 Some((p.profile, p.kind, p.label.as_str(), p.plan.total(self.metric), y))
             })
             .collect();
-        let (x0, x1) = range(xy.iter().map(|p| p.3), true);
+        let log_x = self.metric == "latency_us";
+        let (x0, x1) = range(xy.iter().map(|p| p.3), log_x);
         let (y0, y1) = range(xy.iter().map(|p| p.4), false);
         let title = if measured { "measured" } else { "predicted" };
         let y_desc = if measured { "top-1 accuracy (%)" } else { "predicted error" };
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, (FAMILY, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
-            .map_err(fail)?;
+        let mut builder = ChartBuilder::on(area);
+        builder.caption(title, (FAMILY, 18)).margin(12).x_label_area_size(40).y_label_area_size(70);
+        if log_x {
+            let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(fail)?;
+            self.mesh_and_series(&mut chart, &xy, y_desc)
+        } else {
+            let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(fail)?;
+            self.mesh_and_series(&mut chart, &xy, y_desc)
+        }
+    }
+
+    fn mesh_and_series<'b, DB: DrawingBackend + 'b, X, Y>(
+        &self,
+        chart: &mut ChartContext<'b, DB, Cartesian2d<X, Y>>,
+        xy: &[(usize, PointKind, &str, f64, f64)],
+        y_desc: &str,
+    ) -> Result<(), String>
+    where
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
         chart
             .configure_mesh()
             .x_desc(self.metric)
@@ -89,9 +105,11 @@ impl<'a> Frontier<'a> {
                 .map_err(fail)?;
             let ours = || xy.iter().filter(move |p| p.0 == index);
             chart
-                .draw_series(ours().filter(|p| p.1 == PointKind::Recommended).map(|p| {
-                    Circle::new((p.3, p.4), 8, c.stroke_width(2))
-                }))
+                .draw_series(
+                    ours()
+                        .filter(|p| p.1 == PointKind::Recommended)
+                        .map(|p| Circle::new((p.3, p.4), 8, c.stroke_width(2))),
+                )
                 .map_err(fail)?;
             chart
                 .draw_series(ours().filter(|p| p.1 == PointKind::Baseline).map(|p| {
