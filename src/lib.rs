@@ -9,7 +9,7 @@ pub mod demo;
 pub mod hardware;
 pub mod model;
 pub mod quant;
-pub mod space;
 pub mod report;
 pub mod search;
+pub mod space;
 pub mod validate;

@@ -21,7 +21,8 @@ fn chromium() -> Option<PathBuf> {
     if std::env::var_os("BITPLAN_SKIP_BROWSER").is_some() {
         return None;
     }
-    let path = std::env::var_os("BITPLAN_CHROMIUM").map_or(PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let path = std::env::var_os("BITPLAN_CHROMIUM")
+        .map_or(PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(path.exists(), "{} not found: install it (apt-get install -y chromium), point BITPLAN_CHROMIUM at it, or set BITPLAN_SKIP_BROWSER=1", path.display());
     Some(path)
 }
@@ -29,13 +30,26 @@ fn chromium() -> Option<PathBuf> {
 fn run_chromium(binary: &Path, profile: &Path, extra: &[String], page: &Path) -> Output {
     let mut command = Command::new(binary);
     command.args([
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
     ]);
     command.arg(format!("--user-data-dir={}", profile.display()));
-    command.args(extra).arg(format!("file://{}", page.display()));
+    command
+        .args(extra)
+        .arg(format!("file://{}", page.display()));
     let output = command.output().expect("chromium starts");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
 }
 
@@ -43,7 +57,11 @@ fn run_chromium(binary: &Path, profile: &Path, extra: &[String], page: &Path) ->
 fn problems(stderr: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stderr)
         .lines()
-        .filter(|line| line.contains(":CONSOLE") || line.contains("Failed to load") || line.contains("Uncaught"))
+        .filter(|line| {
+            line.contains(":CONSOLE")
+                || line.contains("Failed to load")
+                || line.contains("Uncaught")
+        })
         .map(str::to_string)
         .collect()
 }
@@ -81,16 +99,37 @@ fn report_renders_in_headless_chromium() {
     let page = write_report(&dir).unwrap();
     let shot = dir.join("screenshot.png");
     let profile = dir.join("chromium-profile");
-    let screenshot = [format!("--screenshot={}", shot.display()), format!("--window-size={},{}", WINDOW.0, WINDOW.1)];
+    let screenshot = [
+        format!("--screenshot={}", shot.display()),
+        format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+    ];
     let output = run_chromium(&binary, &profile, &screenshot, &page);
-    assert_eq!(problems(&output.stderr), Vec::<String>::new(), "console errors");
+    assert_eq!(
+        problems(&output.stderr),
+        Vec::<String>::new(),
+        "console errors"
+    );
     let (width, height, ink, colours) = inspect_png(&shot);
     assert_eq!((width, height), WINDOW, "screenshot size");
-    assert!(ink > 0.05, "screenshot nearly blank: {:.1}% non-white pixels", 100.0 * ink);
+    assert!(
+        ink > 0.05,
+        "screenshot nearly blank: {:.1}% non-white pixels",
+        100.0 * ink
+    );
     assert!(colours > 20, "screenshot has only {colours} colours");
     let output = run_chromium(&binary, &profile, &["--dump-dom".to_string()], &page);
-    assert_eq!(problems(&output.stderr), Vec::<String>::new(), "console errors");
+    assert_eq!(
+        problems(&output.stderr),
+        Vec::<String>::new(),
+        "console errors"
+    );
     let dom = String::from_utf8_lossy(&output.stdout);
-    assert!(dom.matches("<svg").count() >= FIGURES, "the parsed page holds fewer than {FIGURES} SVG figures");
-    assert!(dom.contains("id=\"provenance\""), "the parsed page lost its sections");
+    assert!(
+        dom.matches("<svg").count() >= FIGURES,
+        "the parsed page holds fewer than {FIGURES} SVG figures"
+    );
+    assert!(
+        dom.contains("id=\"provenance\""),
+        "the parsed page lost its sections"
+    );
 }

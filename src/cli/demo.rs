@@ -24,9 +24,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let settings = if args.quick { DemoSettings::QUICK } else { DemoSettings::FULL };
-    let command = format!("bitplan demo{} --out {}", if args.quick { " --quick" } else { "" }, args.out.display());
-    let style = ProgressStyle::with_template("{msg:32} {bar:30} {pos}/{len} {elapsed}").context("progress bar template")?;
+    let settings = if args.quick {
+        DemoSettings::QUICK
+    } else {
+        DemoSettings::FULL
+    };
+    let command = format!(
+        "bitplan demo{} --out {}",
+        if args.quick { " --quick" } else { "" },
+        args.out.display()
+    );
+    let style = ProgressStyle::with_template("{msg:32} {bar:30} {pos}/{len} {elapsed}")
+        .context("progress bar template")?;
     let mut bar: Option<ProgressBar> = None;
     let mut progress = |event: Progress| match event {
         Progress::Stage { name, total } => {

@@ -7,7 +7,9 @@ use bitplan::report::{diff, read_plan};
 /// Compare two plan files (TOML or JSON): the layers whose candidate changed, and every total
 /// that moved. Prints nothing but "no differences" when the plans agree.
 #[derive(Debug, clap::Parser)]
-#[command(after_help = "Example:\n  bitplan diff reports/demo/plans/nvidia-h100-sxm-recommended.toml reports/demo/plans/arm-cortex-a76-recommended.toml")]
+#[command(
+    after_help = "Example:\n  bitplan diff reports/demo/plans/nvidia-h100-sxm-recommended.toml reports/demo/plans/arm-cortex-a76-recommended.toml"
+)]
 pub struct Args {
     /// The plan before.
     before: PathBuf,
@@ -32,10 +34,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let number = |v: Option<f64>| v.map_or("(absent)".to_string(), |v| format!("{v}"));
     let mut text = String::new();
     for change in &changes.layers {
-        text += &format!("layer {}: {} -> {}\n", change.layer, show(&change.before), show(&change.after));
+        text += &format!(
+            "layer {}: {} -> {}\n",
+            change.layer,
+            show(&change.before),
+            show(&change.after)
+        );
     }
     for change in &changes.totals {
-        text += &format!("total {}: {} -> {}\n", change.metric, number(change.before), number(change.after));
+        text += &format!(
+            "total {}: {} -> {}\n",
+            change.metric,
+            number(change.before),
+            number(change.after)
+        );
     }
     super::stdout::print(&text)
 }

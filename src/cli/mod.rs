@@ -12,11 +12,11 @@ mod fake_quant;
 mod formats;
 mod inspect;
 mod report;
+mod search;
 mod stdout;
+mod sweep;
 mod train_reference;
 mod validate;
-mod search;
-mod sweep;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///

@@ -13,7 +13,9 @@ use bitplan::validate::{validate_front, Evaluator, MeasureCache, ValidateSetting
 /// the front with a `measured` block in every measured plan, and flags plans a uniform baseline
 /// beats (measured accuracy at least as high at no higher predicted cost).
 #[derive(Debug, clap::Parser)]
-#[command(after_help = "Example:\n  bitplan validate fashion-cnn --plans front.json --top 3 --out front-validated.json")]
+#[command(
+    after_help = "Example:\n  bitplan validate fashion-cnn --plans front.json --top 3 --out front-validated.json"
+)]
 pub struct Args {
     /// Reference model name (fashion-cnn, mnist-cnn) or weight file with --arch.
     model: String,
@@ -43,21 +45,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} plans, {elapsed} (eta {eta})")
             .context("progress bar template")?,
     );
-    let settings = ValidateSettings { top: args.top, limit: args.limit, time_latency: true };
-    validate_front(&mut front, &evaluator, settings, &mut MeasureCache::default(), &mut |done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let settings = ValidateSettings {
+        top: args.top,
+        limit: args.limit,
+        time_latency: true,
+    };
+    validate_front(
+        &mut front,
+        &evaluator,
+        settings,
+        &mut MeasureCache::default(),
+        &mut |done, _| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
     let out = args.out.unwrap_or_else(|| {
-        let stem = args.plans.file_stem().and_then(|s| s.to_str()).unwrap_or("front");
+        let stem = args
+            .plans
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("front");
         args.plans.with_file_name(format!("{stem}-validated.json"))
     });
     write_front(&front, &out)?;
     let mut text = String::new();
     for (index, entry) in front.plans.iter().enumerate() {
         if let Some(m) = &entry.plan.measured {
-            let flag = m.dominated_by.as_ref().map_or(String::new(), |b| format!("  DOMINATED by uniform {b}"));
-            text += &format!("plan #{index}: predicted error {:.3e}, measured {:.2}% (fp32 {:.2}%){flag}\n", entry.plan.total("error"), m.value, m.reference_value);
+            let flag = m
+                .dominated_by
+                .as_ref()
+                .map_or(String::new(), |b| format!("  DOMINATED by uniform {b}"));
+            text += &format!(
+                "plan #{index}: predicted error {:.3e}, measured {:.2}% (fp32 {:.2}%){flag}\n",
+                entry.plan.total("error"),
+                m.value,
+                m.reference_value
+            );
         }
     }
     for baseline in &front.baselines {

@@ -17,7 +17,9 @@ pub struct QuantBits;
 
 impl FormatCatalog for QuantBits {
     fn bits_per_element(&self, format: &str, shape: &[usize]) -> Result<f64, String> {
-        let format: Format = format.parse().map_err(|e: crate::quant::QuantError| e.to_string())?;
+        let format: Format = format
+            .parse()
+            .map_err(|e: crate::quant::QuantError| e.to_string())?;
         format.check_shape(shape).map_err(|e| e.to_string())?;
         Ok(format.bits_per_element(shape))
     }
@@ -56,7 +58,9 @@ pub fn build_problem(
         let measured = probe.layers.iter().find(|l| l.name == row.name);
         let mut candidates = Vec::new();
         for priced in &row.costs {
-            let Some(cell) = measured.and_then(|l| l.cells.iter().find(|c| c.candidate == priced.candidate)) else {
+            let Some(cell) =
+                measured.and_then(|l| l.cells.iter().find(|c| c.candidate == priced.candidate))
+            else {
                 continue;
             };
             let cost = &priced.cost;

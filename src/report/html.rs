@@ -20,12 +20,18 @@ figure{margin:18px 0}figcaption{font-size:13px;color:#444;max-width:1100px}svg{m
 .note{font-size:13px;color:#555}";
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The whole page.
 pub fn page(run: &RunData, figures: &[Rendered]) -> String {
-    let model = run.manifest.as_ref().map_or("the model".to_string(), |m| m.model.clone());
+    let model = run
+        .manifest
+        .as_ref()
+        .map_or("the model".to_string(), |m| m.model.clone());
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>bitplan report: {}</title><style>{STYLE}</style></head><body>\n<h1>bitplan report: {}</h1>\n",
         escape(&model),
@@ -46,8 +52,12 @@ fn summary(run: &RunData) -> String {
     );
     for chip in chip_summaries(run) {
         let (u, m) = (chip.uniform.as_ref(), chip.mixed.as_ref());
-        let num = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
-        let cost = u.zip(m).map(|(u, m)| u.accuracy_percent - m.accuracy_percent);
+        let num = |v: Option<f64>, digits: usize| {
+            v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+        };
+        let cost = u
+            .zip(m)
+            .map(|(u, m)| u.accuracy_percent - m.accuracy_percent);
         let _ = writeln!(
             out,
             "<tr><td class=\"l\">{}</td><td>{:.2}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -84,7 +94,8 @@ fn figures_section(figures: &[Rendered]) -> String {
 
 fn plan_row(label: &str, plan: &Plan, class: &str) -> String {
     let measured = plan.measured.as_ref();
-    let cell = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let cell =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     format!(
         "<tr class=\"{class}\"><td class=\"l\">{}</td><td>{:.3e}</td><td>{:.4}</td><td>{:.0}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n",
         escape(label),
@@ -107,18 +118,37 @@ fn front_table(profile: &str, front: &Front) -> String {
     );
     for (index, entry) in front.plans.iter().enumerate() {
         let recommended = front.recommended == Some(index);
-        let class = if recommended { "rec" } else if entry.plan.measured.as_ref().is_some_and(|m| m.dominated_by.is_some()) { "flag" } else { "" };
-        let label = format!("#{index}{}", if recommended { " (recommended)" } else { "" });
+        let class = if recommended {
+            "rec"
+        } else if entry
+            .plan
+            .measured
+            .as_ref()
+            .is_some_and(|m| m.dominated_by.is_some())
+        {
+            "flag"
+        } else {
+            ""
+        };
+        let label = format!(
+            "#{index}{}",
+            if recommended { " (recommended)" } else { "" }
+        );
         out += &plan_row(&label, &entry.plan, class);
     }
     for baseline in &front.baselines {
-        out += &plan_row(&format!("uniform {}", baseline.candidate), &baseline.plan, "");
+        out += &plan_row(
+            &format!("uniform {}", baseline.candidate),
+            &baseline.plan,
+            "",
+        );
     }
     out + "</table>\n"
 }
 
 fn plans(run: &RunData) -> String {
-    let mut out = "<section id=\"plans\"><h2>Frontier plans and uniform baselines</h2>\n".to_string();
+    let mut out =
+        "<section id=\"plans\"><h2>Frontier plans and uniform baselines</h2>\n".to_string();
     for (profile, front) in &run.fronts {
         out += &front_table(profile, front);
     }
@@ -129,14 +159,33 @@ fn plans(run: &RunData) -> String {
 fn trust(run: &RunData) -> String {
     let mut out = "<section id=\"trust\"><h2>How much to trust the predictions</h2><table><tr><th class=\"l\">chip</th><th>measured plans</th><th>Spearman: predicted error vs measured accuracy drop</th><th>Spearman: predicted vs host latency</th></tr>\n".to_string();
     for (profile, front) in &run.fronts {
-        let plans: Vec<&Plan> = front.plans.iter().map(|p| &p.plan).chain(front.baselines.iter().map(|b| &b.plan)).filter(|p| p.measured.is_some()).collect();
+        let plans: Vec<&Plan> = front
+            .plans
+            .iter()
+            .map(|p| &p.plan)
+            .chain(front.baselines.iter().map(|b| &b.plan))
+            .filter(|p| p.measured.is_some())
+            .collect();
         let column = |f: &dyn Fn(&Plan) -> Option<(f64, f64)>| {
             let (xs, ys): (Vec<f64>, Vec<f64>) = plans.iter().filter_map(|p| f(p)).unzip();
             spearman(&xs, &ys).map_or("n/a".to_string(), |r| format!("{r:.2}"))
         };
-        let error = column(&|p| p.measured.as_ref().map(|m| (p.total("error"), m.reference_value - m.value)));
-        let latency = column(&|p| p.measured.as_ref().and_then(|m| Some((p.total("latency_us"), m.latency_us?))));
-        let _ = writeln!(out, "<tr><td class=\"l\">{}</td><td>{}</td><td>{error}</td><td>{latency}</td></tr>", escape(profile), plans.len());
+        let error = column(&|p| {
+            p.measured
+                .as_ref()
+                .map(|m| (p.total("error"), m.reference_value - m.value))
+        });
+        let latency = column(&|p| {
+            p.measured
+                .as_ref()
+                .and_then(|m| Some((p.total("latency_us"), m.latency_us?)))
+        });
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{error}</td><td>{latency}</td></tr>",
+            escape(profile),
+            plans.len()
+        );
     }
     out + "</table><p class=\"note\">1.0 means the predictions order plans exactly as measurement does. Host latency comes from the fake-quant executor, which computes in f32 whatever the format: it cannot confirm a chip's latency, only flag gross disagreements.</p></section>\n"
 }
@@ -144,11 +193,24 @@ fn trust(run: &RunData) -> String {
 fn provenance(run: &RunData) -> String {
     let mut out = "<section id=\"provenance\"><h2>Inputs and provenance</h2><table>\n".to_string();
     if let Some(manifest) = &run.manifest {
-        let _ = writeln!(out, "<tr><th class=\"l\">model</th><td class=\"l\">{}</td></tr>", escape(&manifest.model));
+        let _ = writeln!(
+            out,
+            "<tr><th class=\"l\">model</th><td class=\"l\">{}</td></tr>",
+            escape(&manifest.model)
+        );
         for (key, value) in &manifest.inputs {
-            let _ = writeln!(out, "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>", escape(key), escape(value));
+            let _ = writeln!(
+                out,
+                "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>",
+                escape(key),
+                escape(value)
+            );
         }
-        let _ = writeln!(out, "<tr><th class=\"l\">command</th><td class=\"l\"><code>{}</code></td></tr>", escape(&manifest.command));
+        let _ = writeln!(
+            out,
+            "<tr><th class=\"l\">command</th><td class=\"l\"><code>{}</code></td></tr>",
+            escape(&manifest.command)
+        );
     }
     for (profile, front) in &run.fronts {
         let p = &front.provenance;

@@ -80,7 +80,11 @@ fn json_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, ReportError> {
     for entry in std::fs::read_dir(dir).map_err(ReportError::io(dir))? {
         let path = entry.map_err(ReportError::io(dir))?.path();
         if path.extension().and_then(|e| e.to_str()) == Some("json") {
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
             files.push((stem, path));
         }
     }
@@ -88,7 +92,10 @@ fn json_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, ReportError> {
     Ok(files)
 }
 
-pub(crate) fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<T, ReportError> {
+pub(crate) fn read_json<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, ReportError> {
     let text = std::fs::read_to_string(path).map_err(ReportError::io(path))?;
     serde_json::from_str(&text).map_err(|e| ReportError::Parse {
         path: path.to_path_buf(),
@@ -97,7 +104,10 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path, what: &'static str) ->
     })
 }
 
-fn optional<T: DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, ReportError> {
+fn optional<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<T>, ReportError> {
     if path.exists() {
         read_json(path, what).map(Some)
     } else {

@@ -76,7 +76,11 @@ fn chip_summary(profile: &str, front: &Front) -> ChipSummary {
         .unwrap_or(f64::NAN);
     let target = reference - ACCURACY_TOLERANCE_PP;
     let mixed = fastest(
-        front.plans.iter().enumerate().map(|(i, p)| (format!("mixed plan #{i}"), &p.plan)),
+        front
+            .plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("mixed plan #{i}"), &p.plan)),
         target,
     );
     let uniform = fastest(

@@ -32,7 +32,9 @@ pub use budget::{Budget, MetricRange};
 pub use error::SearchError;
 pub use exact::ExactLimits;
 pub use nsga2::NsgaConfig;
-pub use plan::{Baseline, Front, FrontPlan, Measured, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA};
+pub use plan::{
+    Baseline, Front, FrontPlan, Measured, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,
+};
 pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
 pub use solver::{search, Settings, Solver};
 pub use sweep::{sweep, SweepSpec};

@@ -17,7 +17,9 @@ pub enum ValidateError {
         value: String,
         reason: String,
     },
-    #[error("plan layer `{layer}` has no {field}; a plan to validate needs both formats on every layer")]
+    #[error(
+        "plan layer `{layer}` has no {field}; a plan to validate needs both formats on every layer"
+    )]
     MissingFormat { layer: String, field: &'static str },
     #[error("candidate `{candidate}`: {reason}")]
     Candidate { candidate: String, reason: String },

@@ -69,7 +69,12 @@ impl Evaluator {
     ) -> Result<Accuracy, ValidateError> {
         let model = &self.classifier.model;
         let mut forward = |pixels: &Tensor| model.forward(pixels, prepared);
-        Ok(top1_accuracy(&mut forward, &self.classifier.eval, limit, on_batch)?)
+        Ok(top1_accuracy(
+            &mut forward,
+            &self.classifier.eval,
+            limit,
+            on_batch,
+        )?)
     }
 
     /// Median wall-clock microseconds per image of a forward pass under `prepared`.
@@ -121,10 +126,11 @@ fn parse_format(
             field,
         });
     };
-    text.parse::<Format>().map_err(|error| ValidateError::Format {
-        layer: layer.to_string(),
-        field,
-        value: text.clone(),
-        reason: error.to_string(),
-    })
+    text.parse::<Format>()
+        .map_err(|error| ValidateError::Format {
+            layer: layer.to_string(),
+            field,
+            value: text.clone(),
+            reason: error.to_string(),
+        })
 }

@@ -74,7 +74,9 @@ pub fn measure_plan(
         None => {
             let graph = evaluator.classifier.model.graph().clone();
             let fp32 = evaluator.prepare(&Assignment::fp32(&graph))?;
-            let value = evaluator.accuracy(&fp32, settings.limit, &mut |_, _| {})?.percent();
+            let value = evaluator
+                .accuracy(&fp32, settings.limit, &mut |_, _| {})?
+                .percent();
             cache.reference = Some(value);
             value
         }
@@ -128,10 +130,10 @@ pub fn flag_dominated(front: &mut Front) {
         measured.dominated_by = baselines
             .iter()
             .find(|(_, value, base_costs)| {
-                let no_worse = *value >= measured.value
-                    && base_costs.iter().zip(&costs).all(|(b, c)| b <= c);
-                let better = *value > measured.value
-                    || base_costs.iter().zip(&costs).any(|(b, c)| b < c);
+                let no_worse =
+                    *value >= measured.value && base_costs.iter().zip(&costs).all(|(b, c)| b <= c);
+                let better =
+                    *value > measured.value || base_costs.iter().zip(&costs).any(|(b, c)| b < c);
                 no_worse && better
             })
             .map(|(name, _, _)| name.clone());

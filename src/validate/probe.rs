@@ -60,7 +60,8 @@ pub fn probe_sensitivity(
     let calibration = &evaluator.classifier.calibration;
     let count = images.clamp(1, calibration.len());
     let pixels = calibration.batch(0, count, &Device::Cpu)?.pixels;
-    let reference = log_softmax(&evaluator.logits(&pixels, &evaluator.prepare(&Assignment::fp32(&graph))?)?)?;
+    let reference =
+        log_softmax(&evaluator.logits(&pixels, &evaluator.prepare(&Assignment::fp32(&graph))?)?)?;
     let total = graph.layers.len() * candidates.len();
     let mut layers = Vec::new();
     for layer in &graph.layers {
@@ -84,9 +85,14 @@ pub fn probe_sensitivity(
                         ci95,
                     });
                 }
-                Err(reason) => row.unavailable.push((shorthand.candidate.name.clone(), reason)),
+                Err(reason) => row
+                    .unavailable
+                    .push((shorthand.candidate.name.clone(), reason)),
             }
-            on_cell(layers.len() * candidates.len() + row.cells.len() + row.unavailable.len(), total);
+            on_cell(
+                layers.len() * candidates.len() + row.cells.len() + row.unavailable.len(),
+                total,
+            );
         }
         layers.push(row);
     }
@@ -95,7 +101,10 @@ pub fn probe_sensitivity(
         model: graph.model.clone(),
         metric: "mean KL(fp32 || quantized), nats per image".to_string(),
         images: count,
-        candidates: candidates.iter().map(|s| s.candidate.name.clone()).collect(),
+        candidates: candidates
+            .iter()
+            .map(|s| s.candidate.name.clone())
+            .collect(),
         layers,
     })
 }

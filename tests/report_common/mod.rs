@@ -13,7 +13,9 @@ use bitplan::validate::{ProbeCell, ProbeLayer, SensitivityProbe, PROBE_SCHEMA};
 const SMALL: &str = "tests/fixtures/problem-small.json";
 
 pub fn scratch(group: &str, name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(group).join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -94,4 +96,3 @@ pub fn fixture_run(dir: &Path) {
         }
     }
 }
-

@@ -2,8 +2,8 @@
 //! (left) and predicted latency on each chip against the executor's measured host latency
 //! (right), with Spearman's rank correlation per chip in the legend.
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::super::chart::{colour, fail, Figure, FAMILY};
@@ -30,30 +30,60 @@ impl PredictedMeasured<'_> {
                 if latency {
                     Some((p.profile, p.plan.total("latency_us"), m.latency_us?))
                 } else {
-                    Some((p.profile, p.plan.total("error"), m.reference_value - m.value))
+                    Some((
+                        p.profile,
+                        p.plan.total("error"),
+                        m.reference_value - m.value,
+                    ))
                 }
             })
             .collect()
     }
 
-    fn panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, latency: bool) -> Result<(), String> {
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        latency: bool,
+    ) -> Result<(), String> {
         let pairs = self.pairs(latency);
         let (x0, x1) = range(pairs.iter().map(|p| p.1), latency);
         let (y0, y1) = range(pairs.iter().map(|p| p.2), false);
         let (title, x_desc, y_desc) = if latency {
-            ("latency", "predicted latency_us (chip)", "measured us/image (host)")
+            (
+                "latency",
+                "predicted latency_us (chip)",
+                "measured us/image (host)",
+            )
         } else {
             ("error", "predicted error", "measured accuracy drop (pp)")
         };
         let mut builder = ChartBuilder::on(area);
-        builder.caption(title, (FAMILY, 18)).margin(12).x_label_area_size(40).y_label_area_size(70);
+        builder
+            .caption(title, (FAMILY, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
         if latency {
-            let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(fail)?;
-            chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style((FAMILY, 12)).draw().map_err(fail)?;
+            let mut chart = builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(fail)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .label_style((FAMILY, 12))
+                .draw()
+                .map_err(fail)?;
             self.series(&mut chart, &pairs)
         } else {
             let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(fail)?;
-            chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style((FAMILY, 12)).draw().map_err(fail)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .label_style((FAMILY, 12))
+                .draw()
+                .map_err(fail)?;
             self.series(&mut chart, &pairs)
         }
     }
@@ -68,7 +98,11 @@ impl PredictedMeasured<'_> {
         Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         for (index, profile) in self.run.fronts.keys().enumerate() {
-            let ours: Vec<(f64, f64)> = pairs.iter().filter(|p| p.0 == index).map(|p| (p.1, p.2)).collect();
+            let ours: Vec<(f64, f64)> = pairs
+                .iter()
+                .filter(|p| p.0 == index)
+                .map(|p| (p.1, p.2))
+                .collect();
             let xs: Vec<f64> = ours.iter().map(|p| p.0).collect();
             let ys: Vec<f64> = ours.iter().map(|p| p.1).collect();
             let rho = spearman(&xs, &ys).map_or("n/a".to_string(), |r| format!("{r:.2}"));

@@ -30,8 +30,16 @@ impl<'a> Allocation<'a> {
             .filter(|p| p.kind != PointKind::Baseline)
             .filter(|p| p.plan.measured.is_some() || p.kind == PointKind::Recommended)
             .map(|p| {
-                let mark = if p.kind == PointKind::Recommended { " R" } else { "" };
-                let label = format!("{}{mark} {:.3}us", names[p.profile], p.plan.total("latency_us"));
+                let mark = if p.kind == PointKind::Recommended {
+                    " R"
+                } else {
+                    ""
+                };
+                let label = format!(
+                    "{}{mark} {:.3}us",
+                    names[p.profile],
+                    p.plan.total("latency_us")
+                );
                 (label, p.plan)
             })
             .collect();
@@ -51,7 +59,11 @@ impl<'a> Allocation<'a> {
                 }
             }
         }
-        Allocation { rows, layers, candidates }
+        Allocation {
+            rows,
+            layers,
+            candidates,
+        }
     }
 
     fn candidate_colour(&self, name: &str) -> RGBColor {
@@ -75,22 +87,31 @@ impl Figure for Allocation<'_> {
         for (index, candidate) in self.candidates.iter().enumerate() {
             let x = 10 + 120 * index as i32;
             let c = self.candidate_colour(candidate);
-            root.draw(&Rectangle::new([(x, 10), (x + 14, 24)], c.filled())).map_err(fail)?;
-            root.draw(&Text::new(candidate.clone(), (x + 18, 10), font.clone())).map_err(fail)?;
+            root.draw(&Rectangle::new([(x, 10), (x + 14, 24)], c.filled()))
+                .map_err(fail)?;
+            root.draw(&Text::new(candidate.clone(), (x + 18, 10), font.clone()))
+                .map_err(fail)?;
         }
         for (column, layer) in self.layers.iter().enumerate() {
             let x = LEFT + CELL_W * column as i32 + 4;
-            root.draw(&Text::new(layer.clone(), (x, TOP - 22), font.clone())).map_err(fail)?;
+            root.draw(&Text::new(layer.clone(), (x, TOP - 22), font.clone()))
+                .map_err(fail)?;
         }
         for (row, (label, plan)) in self.rows.iter().enumerate() {
             let y = TOP + CELL_H * row as i32;
-            root.draw(&Text::new(label.clone(), (10, y + 6), font.clone())).map_err(fail)?;
+            root.draw(&Text::new(label.clone(), (10, y + 6), font.clone()))
+                .map_err(fail)?;
             for (column, layer) in plan.layers.iter().enumerate() {
                 let x = LEFT + CELL_W * column as i32;
                 let c = self.candidate_colour(&layer.candidate);
                 let cell = [(x + 1, y + 1), (x + CELL_W - 1, y + CELL_H - 1)];
-                root.draw(&Rectangle::new(cell, c.mix(0.85).filled())).map_err(fail)?;
-                let text = Text::new(layer.candidate.clone(), (x + 5, y + 6), font.clone().color(&WHITE));
+                root.draw(&Rectangle::new(cell, c.mix(0.85).filled()))
+                    .map_err(fail)?;
+                let text = Text::new(
+                    layer.candidate.clone(),
+                    (x + 5, y + 6),
+                    font.clone().color(&WHITE),
+                );
                 root.draw(&text).map_err(fail)?;
             }
         }

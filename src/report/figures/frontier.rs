@@ -2,8 +2,8 @@
 //! cost, one colour per profile; frontier plans joined by a line, uniform baselines as crosses
 //! with their names, the recommended plan ringed.
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::super::chart::{colour, fail, Figure, FAMILY};
@@ -50,18 +50,34 @@ impl<'a> Frontier<'a> {
             .iter()
             .filter_map(|p| {
                 let y = self.y(p, measured)?;
-                Some((p.profile, p.kind, p.label.as_str(), p.plan.total(self.metric), y))
+                Some((
+                    p.profile,
+                    p.kind,
+                    p.label.as_str(),
+                    p.plan.total(self.metric),
+                    y,
+                ))
             })
             .collect();
         let log_x = self.metric == "latency_us";
         let (x0, x1) = range(xy.iter().map(|p| p.3), log_x);
         let (y0, y1) = range(xy.iter().map(|p| p.4), false);
         let title = if measured { "measured" } else { "predicted" };
-        let y_desc = if measured { "top-1 accuracy (%)" } else { "predicted error" };
+        let y_desc = if measured {
+            "top-1 accuracy (%)"
+        } else {
+            "predicted error"
+        };
         let mut builder = ChartBuilder::on(area);
-        builder.caption(title, (FAMILY, 18)).margin(12).x_label_area_size(40).y_label_area_size(70);
+        builder
+            .caption(title, (FAMILY, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70);
         if log_x {
-            let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(fail)?;
+            let mut chart = builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(fail)?;
             self.mesh_and_series(&mut chart, &xy, y_desc)
         } else {
             let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(fail)?;

@@ -23,8 +23,12 @@ pub struct Breakdown<'a> {
 
 /// Per layer of the profile's recommended plan: name, latency, bound.
 fn bars(run: &RunData, profile: &str) -> Vec<(String, f64, Option<Bound>)> {
-    let Some(front) = run.fronts.get(profile) else { return Vec::new() };
-    let Some(plan) = front.recommended.map(|i| &front.plans[i].plan) else { return Vec::new() };
+    let Some(front) = run.fronts.get(profile) else {
+        return Vec::new();
+    };
+    let Some(plan) = front.recommended.map(|i| &front.plans[i].plan) else {
+        return Vec::new();
+    };
     let table = run.costs.get(profile);
     plan.layers
         .iter()
@@ -45,7 +49,13 @@ impl Figure for Breakdown<'_> {
     }
 
     fn size(&self) -> (u32, u32) {
-        let layers = self.run.fronts.keys().map(|p| bars(self.run, p).len()).max().unwrap_or(1);
+        let layers = self
+            .run
+            .fronts
+            .keys()
+            .map(|p| bars(self.run, p).len())
+            .max()
+            .unwrap_or(1);
         let width = PANEL_W * self.run.fronts.len().clamp(1, 2) as i32;
         let rows = self.run.fronts.len().div_ceil(2).max(1) as i32;
         (width as u32, (rows * (50 + ROW_H * layers as i32)) as u32)
@@ -53,24 +63,48 @@ impl Figure for Breakdown<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let font = (FAMILY, 12).into_font();
-        let layers = self.run.fronts.keys().map(|p| bars(self.run, p).len()).max().unwrap_or(1);
+        let layers = self
+            .run
+            .fronts
+            .keys()
+            .map(|p| bars(self.run, p).len())
+            .max()
+            .unwrap_or(1);
         for (index, profile) in self.run.fronts.keys().enumerate() {
             let x0 = PANEL_W * (index % 2) as i32;
             let y0 = (50 + ROW_H * layers as i32) * (index / 2) as i32;
             let rows = bars(self.run, profile);
             let total: f64 = rows.iter().map(|r| r.1).sum();
             let title = format!("{profile} (recommended plan, total {total:.3} us)");
-            root.draw(&Text::new(title, (x0 + 10, y0 + 10), (FAMILY, 14).into_font())).map_err(fail)?;
+            root.draw(&Text::new(
+                title,
+                (x0 + 10, y0 + 10),
+                (FAMILY, 14).into_font(),
+            ))
+            .map_err(fail)?;
             let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1e-12);
             for (row, (name, latency, bound)) in rows.iter().enumerate() {
                 let y = y0 + 36 + ROW_H * row as i32;
-                root.draw(&Text::new(name.clone(), (x0 + 10, y + 3), font.clone())).map_err(fail)?;
+                root.draw(&Text::new(name.clone(), (x0 + 10, y + 3), font.clone()))
+                    .map_err(fail)?;
                 let length = ((latency / max) * BAR_W as f64).round() as i32;
-                let c = if *bound == Some(Bound::Memory) { MEMORY } else { COMPUTE };
-                let bar = [(x0 + LEFT, y + 2), (x0 + LEFT + length.max(1), y + ROW_H - 3)];
+                let c = if *bound == Some(Bound::Memory) {
+                    MEMORY
+                } else {
+                    COMPUTE
+                };
+                let bar = [
+                    (x0 + LEFT, y + 2),
+                    (x0 + LEFT + length.max(1), y + ROW_H - 3),
+                ];
                 root.draw(&Rectangle::new(bar, c.filled())).map_err(fail)?;
                 let value = format!("{latency:.4}");
-                root.draw(&Text::new(value, (x0 + LEFT + length + 6, y + 3), font.clone())).map_err(fail)?;
+                root.draw(&Text::new(
+                    value,
+                    (x0 + LEFT + length + 6, y + 3),
+                    font.clone(),
+                ))
+                .map_err(fail)?;
             }
         }
         Ok(())

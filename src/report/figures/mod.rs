@@ -35,7 +35,11 @@ pub fn render_all(run: &RunData, dir: &Path) -> Result<Vec<Rendered>, ReportErro
         })
     };
     let latency = frontier::Frontier::new(run, "latency_us", "frontier-latency");
-    push(latency.name_str(), &latency.caption(), render(&latency, dir)?);
+    push(
+        latency.name_str(),
+        &latency.caption(),
+        render(&latency, dir)?,
+    );
     let size = frontier::Frontier::new(run, "weight_bytes", "frontier-size");
     push(size.name_str(), &size.caption(), render(&size, dir)?);
     let allocation = allocation::Allocation::new(run);
@@ -49,6 +53,10 @@ pub fn render_all(run: &RunData, dir: &Path) -> Result<Vec<Rendered>, ReportErro
         push("latency-breakdown", latency::CAPTION, render(&figure, dir)?);
     }
     let figure = accuracy::PredictedMeasured { run };
-    push("predicted-vs-measured", &figure.caption(), render(&figure, dir)?);
+    push(
+        "predicted-vs-measured",
+        &figure.caption(),
+        render(&figure, dir)?,
+    );
     Ok(out)
 }
