@@ -53,7 +53,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let (page, summaries) = run_demo(&args.out, settings, &command, &mut progress)?;
-    drop(progress);
     let mut text = format!("report: {}\n", page.display());
     for summary in &summaries {
         text += &summary.line();

@@ -40,17 +40,36 @@ pub const CANDIDATES: [&str; 6] = ["w16a16", "w8a16", "w8a8", "w8a8-fp8", "w4a16
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    // Boxed: the stages' errors are large and this type is returned all along the pipeline.
     #[error(transparent)]
-    Validate(#[from] ValidateError),
+    Validate(Box<ValidateError>),
     #[error(transparent)]
-    Hardware(#[from] HardwareError),
+    Hardware(Box<HardwareError>),
     #[error(transparent)]
-    Search(#[from] SearchError),
+    Search(Box<SearchError>),
     #[error(transparent)]
-    Report(#[from] ReportError),
+    Report(Box<ReportError>),
     #[error(transparent)]
-    Space(#[from] SpaceError),
+    Space(Box<SpaceError>),
 }
+
+macro_rules! boxed_from {
+    ($($variant:ident: $source:ty),*) => {$(
+        impl From<$source> for DemoError {
+            fn from(error: $source) -> Self {
+                DemoError::$variant(Box::new(error))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Validate: ValidateError,
+    Hardware: HardwareError,
+    Search: SearchError,
+    Report: ReportError,
+    Space: SpaceError
+);
 
 /// How much work the demo does.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -47,6 +47,7 @@ pub fn candidate_formats(shorthand: &Shorthand) -> CandidateFormats {
 /// Per layer, the candidates both the probe measured and the cost table priced (in the cost
 /// table's order), with the probe's error and the table's costs. Transition matrices are kept
 /// for the searched metrics when both layers kept all of the table's candidates.
+#[allow(clippy::result_large_err)] // the search stage's own error, as `Problem::new` returns it
 pub fn build_problem(
     origin: &str,
     probe: &SensitivityProbe,

@@ -2,14 +2,15 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
+    // Boxed: the wrapped errors are large, and every measuring function returns this type.
     #[error(transparent)]
-    Model(#[from] crate::model::ModelError),
+    Model(Box<crate::model::ModelError>),
     #[error(transparent)]
-    Data(#[from] crate::data::DataError),
+    Data(Box<crate::data::DataError>),
     #[error(transparent)]
-    Assignment(#[from] crate::model::AssignmentError),
+    Assignment(Box<crate::model::AssignmentError>),
     #[error(transparent)]
-    Tensor(#[from] candle_core::Error),
+    Tensor(Box<candle_core::Error>),
     #[error("plan layer `{layer}`: {field} `{value}` is not a format bitplan can run: {reason} (see `bitplan formats`)")]
     Format {
         layer: String,
@@ -24,3 +25,20 @@ pub enum ValidateError {
     #[error("candidate `{candidate}`: {reason}")]
     Candidate { candidate: String, reason: String },
 }
+
+macro_rules! boxed_from {
+    ($($variant:ident: $source:ty),*) => {$(
+        impl From<$source> for ValidateError {
+            fn from(error: $source) -> Self {
+                ValidateError::$variant(Box::new(error))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Model: crate::model::ModelError,
+    Data: crate::data::DataError,
+    Assignment: crate::model::AssignmentError,
+    Tensor: candle_core::Error
+);

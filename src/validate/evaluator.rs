@@ -61,6 +61,7 @@ impl Evaluator {
     }
 
     /// Top-1 accuracy on the first `limit` evaluation images (all when `None`).
+    #[allow(clippy::result_large_err)] // the closure's type is fixed by `top1_accuracy`
     pub fn accuracy(
         &self,
         prepared: &PreparedAssignment,
