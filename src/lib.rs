@@ -11,5 +11,6 @@ pub mod model;
 pub mod quant;
 pub mod report;
 pub mod search;
+pub mod sensitivity;
 pub mod space;
 pub mod validate;

@@ -8,7 +8,9 @@ use bitplan::search::{
 const SMALL: &str = include_str!("fixtures/problem-small.json");
 
 fn problem_error(json: &str) -> String {
-    Problem::from_json(json, "bad.json").unwrap_err().to_string()
+    Problem::from_json(json, "bad.json")
+        .unwrap_err()
+        .to_string()
 }
 
 /// `{"schema": ..., "layers": [...]}` with the given layers and extra top-level fields.
@@ -25,64 +27,114 @@ fn malformed_problem_files() {
     let one = r#"{"name": "a", "candidates": [{"name": "w8", "error": 0.1, "t": 2}]}"#;
     let cases: Vec<(&str, String)> = vec![
         ("not_json", "{ layers: ".to_string()),
-        ("wrong_schema", r#"{"schema": "bitplan.problem/9", "layers": []}"#.to_string()),
+        (
+            "wrong_schema",
+            r#"{"schema": "bitplan.problem/9", "layers": []}"#.to_string(),
+        ),
         ("missing_schema", r#"{"layers": []}"#.to_string()),
-        ("unknown_top_level_field", with_layers(one, r#", "budget": 3"#)),
+        (
+            "unknown_top_level_field",
+            with_layers(one, r#", "budget": 3"#),
+        ),
         ("no_layers", with_layers("", "")),
         ("duplicate_layer", with_layers(&format!("{one}, {one}"), "")),
-        ("no_candidates", with_layers(r#"{"name": "a", "candidates": []}"#, "")),
+        (
+            "no_candidates",
+            with_layers(r#"{"name": "a", "candidates": []}"#, ""),
+        ),
         (
             "duplicate_candidate",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": 1}, {"name": "w8", "error": 1, "t": 0}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": 1}, {"name": "w8", "error": 1, "t": 0}]}"#,
+                "",
+            ),
         ),
         (
             "error_not_a_number",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": "low", "t": 1}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": "low", "t": 1}]}"#,
+                "",
+            ),
         ),
         (
             "negative_cost",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": -1}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": -1}]}"#,
+                "",
+            ),
         ),
         (
             "cost_not_a_number",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": "fast"}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": "fast"}]}"#,
+                "",
+            ),
         ),
         (
             "no_cost_metric",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": 0}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": 0}]}"#,
+                "",
+            ),
         ),
         (
             "metric_mismatch",
-            with_layers(r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": 1}, {"name": "w4", "error": 1, "bytes": 1}]}"#, ""),
+            with_layers(
+                r#"{"name": "a", "candidates": [{"name": "w8", "error": 0, "t": 1}, {"name": "w4", "error": 1, "bytes": 1}]}"#,
+                "",
+            ),
         ),
-        ("tie_unknown_layer", with_layers(TWO_LAYERS, r#", "ties": [["a", "c"]]"#)),
-        ("tie_of_one_layer", with_layers(TWO_LAYERS, r#", "ties": [["a", "a"]]"#)),
+        (
+            "tie_unknown_layer",
+            with_layers(TWO_LAYERS, r#", "ties": [["a", "c"]]"#),
+        ),
+        (
+            "tie_of_one_layer",
+            with_layers(TWO_LAYERS, r#", "ties": [["a", "a"]]"#),
+        ),
         (
             "contradictory_tie",
             with_layers(
-                &format!(r#"{TWO_LAYERS}, {{"name": "c", "candidates": [{{"name": "w8", "error": 0, "t": 1}}]}}"#),
+                &format!(
+                    r#"{TWO_LAYERS}, {{"name": "c", "candidates": [{{"name": "w8", "error": 0, "t": 1}}]}}"#
+                ),
                 r#", "ties": [["a", "b"], ["b", "c"]]"#,
             ),
         ),
         (
             "transition_unknown_layer",
-            with_layers(TWO_LAYERS, r#", "transitions": [{"from": "a", "to": "z", "metric": "t", "cost": [[0, 1], [1, 0]]}]"#),
+            with_layers(
+                TWO_LAYERS,
+                r#", "transitions": [{"from": "a", "to": "z", "metric": "t", "cost": [[0, 1], [1, 0]]}]"#,
+            ),
         ),
         (
             "transition_to_itself",
-            with_layers(TWO_LAYERS, r#", "transitions": [{"from": "a", "to": "a", "metric": "t", "cost": [[0, 1], [1, 0]]}]"#),
+            with_layers(
+                TWO_LAYERS,
+                r#", "transitions": [{"from": "a", "to": "a", "metric": "t", "cost": [[0, 1], [1, 0]]}]"#,
+            ),
         ),
         (
             "transition_unknown_metric",
-            with_layers(TWO_LAYERS, r#", "transitions": [{"from": "a", "to": "b", "metric": "energy_uj", "cost": [[0, 1], [1, 0]]}]"#),
+            with_layers(
+                TWO_LAYERS,
+                r#", "transitions": [{"from": "a", "to": "b", "metric": "energy_uj", "cost": [[0, 1], [1, 0]]}]"#,
+            ),
         ),
         (
             "transition_bad_matrix_size",
-            with_layers(TWO_LAYERS, r#", "transitions": [{"from": "a", "to": "b", "metric": "t", "cost": [[0, 1, 2], [1, 0]]}]"#),
+            with_layers(
+                TWO_LAYERS,
+                r#", "transitions": [{"from": "a", "to": "b", "metric": "t", "cost": [[0, 1, 2], [1, 0]]}]"#,
+            ),
         ),
         (
             "transition_negative_cost",
-            with_layers(TWO_LAYERS, r#", "transitions": [{"from": "a", "to": "b", "metric": "t", "cost": [[0, 1], [-1, 0]]}]"#),
+            with_layers(
+                TWO_LAYERS,
+                r#", "transitions": [{"from": "a", "to": "b", "metric": "t", "cost": [[0, 1], [-1, 0]]}]"#,
+            ),
         ),
         (
             "transition_repeated",
@@ -122,7 +174,14 @@ fn small() -> Problem {
 
 #[test]
 fn bad_budgets() {
-    let parse = ["latency_us", "latency_us<", "<=5", "latency_us<=fast", "latency_us<=-1", "latency_us<=inf"];
+    let parse = [
+        "latency_us",
+        "latency_us<",
+        "<=5",
+        "latency_us<=fast",
+        "latency_us<=-1",
+        "latency_us<=inf",
+    ];
     for (index, text) in parse.iter().enumerate() {
         let message = Budget::parse(text).unwrap_err().to_string();
         insta::assert_snapshot!(format!("budget_syntax_{index}"), message);
@@ -130,10 +189,15 @@ fn bad_budgets() {
     let problem = small();
     let solve = |texts: &[&str]| {
         let budgets: Vec<Budget> = texts.iter().map(|t| Budget::parse(t).unwrap()).collect();
-        search(&problem, &budgets, &Settings::default()).unwrap_err().to_string()
+        search(&problem, &budgets, &Settings::default())
+            .unwrap_err()
+            .to_string()
     };
     insta::assert_snapshot!("budget_unknown_metric", solve(&["energy_uj<=5"]));
-    insta::assert_snapshot!("budget_repeated", solve(&["latency_us<=15", "latency_us<=12"]));
+    insta::assert_snapshot!(
+        "budget_repeated",
+        solve(&["latency_us<=15", "latency_us<=12"])
+    );
     insta::assert_snapshot!("budget_infeasible", solve(&["latency_us<=5"]));
 }
 
@@ -148,7 +212,10 @@ fn budgets_that_conflict() {
     };
     let json = with_layers(&format!("{}, {}", layer("x"), layer("y")), "");
     let problem = Problem::from_json(&json, "conflict.json").unwrap();
-    let budgets = vec![Budget::parse("t<=10").unwrap(), Budget::parse("bytes<=10").unwrap()];
+    let budgets = vec![
+        Budget::parse("t<=10").unwrap(),
+        Budget::parse("bytes<=10").unwrap(),
+    ];
     let error = search(&problem, &budgets, &Settings::default()).unwrap_err();
     insta::assert_snapshot!("budgets_jointly_infeasible", error.to_string());
     let greedy = Settings {
@@ -170,9 +237,15 @@ fn bad_sweeps() {
     };
     let error = |spec: SweepSpec| sweep(&problem, &spec).unwrap_err().to_string();
     insta::assert_snapshot!("sweep_unknown_metric", error(spec(&["energy_uj"], &[], 10)));
-    insta::assert_snapshot!("sweep_budgeted_metric", error(spec(&["latency_us"], &["latency_us<=10"], 10)));
+    insta::assert_snapshot!(
+        "sweep_budgeted_metric",
+        error(spec(&["latency_us"], &["latency_us<=10"], 10))
+    );
     insta::assert_snapshot!("sweep_no_points", error(spec(&["latency_us"], &[], 0)));
-    insta::assert_snapshot!("sweep_infeasible_budget", error(spec(&["latency_us"], &["weight_bytes<=1"], 10)));
+    insta::assert_snapshot!(
+        "sweep_infeasible_budget",
+        error(spec(&["latency_us"], &["weight_bytes<=1"], 10))
+    );
 }
 
 /// A transition graph too tangled for the exact solver: every layer linked to every later one.
@@ -183,7 +256,10 @@ fn transitions_too_wide_for_exact() {
             let candidates: Vec<String> = (0..4)
                 .map(|c| format!(r#"{{"name": "c{c}", "error": {c}, "t": {}}}"#, 4 - c))
                 .collect();
-            format!(r#"{{"name": "l{i}", "candidates": [{}]}}"#, candidates.join(", "))
+            format!(
+                r#"{{"name": "l{i}", "candidates": [{}]}}"#,
+                candidates.join(", ")
+            )
         })
         .collect();
     let mut transitions = Vec::new();
@@ -195,7 +271,10 @@ fn transitions_too_wide_for_exact() {
             ));
         }
     }
-    let json = with_layers(&layers.join(", "), &format!(r#", "transitions": [{}]"#, transitions.join(", ")));
+    let json = with_layers(
+        &layers.join(", "),
+        &format!(r#", "transitions": [{}]"#, transitions.join(", ")),
+    );
     let problem = Problem::from_json(&json, "dense.json").unwrap();
     let budgets = vec![Budget::parse("t<=40").unwrap()];
     let error = search(&problem, &budgets, &Settings::default()).unwrap_err();

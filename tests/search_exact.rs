@@ -1,36 +1,66 @@
 //! The exact solver against brute force: on small random problems (with ties, with chain
 //! transitions, with transitions anywhere) its plan has exactly the least error any plan within
-//! the budgets has, respects budgets and ties, and reports totals that match the specs.
+//! the budgets has, respects budgets and ties, and reports totals that match the specs. Both
+//! exact methods are checked: the dynamic program and the integer program.
 
 mod search_common;
 
-use bitplan::search::{search, MetricRange, Problem, SearchError, Settings};
+use bitplan::search::{
+    search, ExactLimits, ExactMethod, MetricRange, Problem, SearchError, Settings,
+};
 use proptest::prelude::*;
 use search_common::*;
 
 fn check_exact(generated: &Generated) -> Result<(), TestCaseError> {
+    for method in [
+        ExactMethod::Auto,
+        ExactMethod::DynamicProgram,
+        ExactMethod::IntegerProgram,
+    ] {
+        check_method(generated, method)?;
+    }
+    Ok(())
+}
+
+fn check_method(generated: &Generated, method: ExactMethod) -> Result<(), TestCaseError> {
     let problem = generated.problem();
     let budgets = generated.budgets(&problem);
     let reference = brute_force(&problem, &budgets);
-    match (search(&problem, &budgets, &Settings::default()), reference) {
+    let settings = Settings {
+        exact: ExactLimits {
+            method,
+            ..ExactLimits::default()
+        },
+        ..Settings::default()
+    };
+    match (search(&problem, &budgets, &settings), reference) {
         (Ok(plan), Some(best)) => {
             let chosen = assignment(&problem, &plan);
             let recomputed = totals(&problem, &chosen);
             prop_assert!(
                 close(plan.total("error"), best),
-                "exact error {} but brute force finds {best}",
+                "{method:?}: error {} but brute force finds {best}",
                 plan.total("error")
             );
-            prop_assert!(respects(&recomputed, &budgets), "over budget: {recomputed:?}");
+            prop_assert!(
+                respects(&recomputed, &budgets),
+                "over budget: {recomputed:?}"
+            );
             for (metric, value) in &recomputed {
                 prop_assert!(close(plan.totals[metric], *value), "{metric} total is off");
             }
-            prop_assert!(all_plans(&problem).contains(&chosen), "ties broken: {chosen:?}");
+            prop_assert!(
+                all_plans(&problem).contains(&chosen),
+                "ties broken: {chosen:?}"
+            );
         }
         (Err(SearchError::Infeasible { .. } | SearchError::JointlyInfeasible { .. }), None) => {}
         (outcome, reference) => {
             let outcome = outcome.map(|plan| plan.totals);
-            prop_assert!(false, "exact gives {outcome:?}, brute force {reference:?}");
+            prop_assert!(
+                false,
+                "{method:?} gives {outcome:?}, brute force {reference:?}"
+            );
         }
     }
     Ok(())
@@ -83,7 +113,10 @@ fn problem(json: &str) -> Problem {
 fn exact_error(problem: &Problem, budget: &str) -> f64 {
     let budgets = vec![bitplan::search::Budget::parse(budget).unwrap()];
     let plan = search(problem, &budgets, &Settings::default()).unwrap();
-    assert!(close(plan.total("error"), brute_force(problem, &budgets).unwrap()));
+    assert!(close(
+        plan.total("error"),
+        brute_force(problem, &budgets).unwrap()
+    ));
     plan.total("error")
 }
 
@@ -130,4 +163,29 @@ fn backward_transition_is_indexed_from_to() {
     );
     // Within t<=2 only (y=c, x=a) or (y=*, x=b) avoid the transition: c/a costs 2, a/b costs 3.
     assert_eq!(exact_error(&problem, "t<=2"), 2.0);
+}
+
+/// Found by the sweep property test: a zero budget on a metric some candidate spends made the
+/// integer program divide its row by zero; the simplex then failed.
+#[test]
+fn integer_program_handles_a_zero_budget() {
+    let problem = problem(
+        r#"{"schema": "bitplan.problem/1",
+            "layers": [
+              {"name": "x", "candidates": [{"name": "a", "error": 1, "t": 0, "bytes": 1},
+                                          {"name": "b", "error": 0, "t": 5, "bytes": 1}]}]}"#,
+    );
+    let budgets = vec![
+        bitplan::search::Budget::parse("t<=0").unwrap(),
+        bitplan::search::Budget::parse("bytes<=10").unwrap(),
+    ];
+    let settings = Settings {
+        exact: ExactLimits {
+            method: ExactMethod::IntegerProgram,
+            ..ExactLimits::default()
+        },
+        ..Settings::default()
+    };
+    let plan = search(&problem, &budgets, &settings).unwrap();
+    assert_eq!(plan.layers[0].candidate, "a");
 }

@@ -38,8 +38,14 @@ fn check_heuristics(generated: &Generated, seed: u64) -> Result<(), TestCaseErro
         match (&outcome, &exact) {
             (Ok(plan), Ok(best)) => check_plan(&problem, &budgets, plan, best)?,
             (Err(SearchError::NoFeasiblePlan { .. }), Ok(_)) => {}
-            (Err(SearchError::Infeasible { .. } | SearchError::JointlyInfeasible { .. }), Err(_)) => {}
-            (Err(SearchError::NoFeasiblePlan { .. }), Err(SearchError::JointlyInfeasible { .. })) => {}
+            (
+                Err(SearchError::Infeasible { .. } | SearchError::JointlyInfeasible { .. }),
+                Err(_),
+            ) => {}
+            (
+                Err(SearchError::NoFeasiblePlan { .. }),
+                Err(SearchError::JointlyInfeasible { .. }),
+            ) => {}
             (outcome, exact) => {
                 let outcome = outcome.as_ref().map(|plan| &plan.totals);
                 let exact = exact.as_ref().map(|plan| &plan.totals);
@@ -57,15 +63,23 @@ fn check_plan(
     best: &Plan,
 ) -> Result<(), TestCaseError> {
     let recomputed = totals(problem, &assignment(problem, plan));
-    prop_assert!(respects(&recomputed, budgets), "{}: over budget {recomputed:?}", plan.solver);
     prop_assert!(
-        plan.total("error") >= best.total("error") - SUM_TOLERANCE * best.total("error").abs().max(1.0),
+        respects(&recomputed, budgets),
+        "{}: over budget {recomputed:?}",
+        plan.solver
+    );
+    prop_assert!(
+        plan.total("error")
+            >= best.total("error") - SUM_TOLERANCE * best.total("error").abs().max(1.0),
         "{} beats exact: {} < {}",
         plan.solver,
         plan.total("error"),
         best.total("error")
     );
-    prop_assert!(all_plans(problem).contains(&assignment(problem, plan)), "ties broken");
+    prop_assert!(
+        all_plans(problem).contains(&assignment(problem, plan)),
+        "ties broken"
+    );
     Ok(())
 }
 

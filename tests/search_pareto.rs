@@ -47,33 +47,60 @@ fn spec(generated: &Generated, solver: Solver, problem: &bitplan::search::Proble
     }
 }
 
-fn check_front(problem: &bitplan::search::Problem, spec: &SweepSpec, front: &Front) -> Result<(), TestCaseError> {
+fn check_front(
+    problem: &bitplan::search::Problem,
+    spec: &SweepSpec,
+    front: &Front,
+) -> Result<(), TestCaseError> {
     for (i, a) in front.plans.iter().enumerate() {
         for b in &front.plans {
-            prop_assert!(!dominates(&b.objectives, &a.objectives), "plans[{i}] is dominated");
+            prop_assert!(
+                !dominates(&b.objectives, &a.objectives),
+                "plans[{i}] is dominated"
+            );
         }
         let recomputed = totals(problem, &assignment(problem, &a.plan));
-        prop_assert!(respects(&recomputed, &spec.budgets), "plans[{i}] breaks a fixed budget");
+        prop_assert!(
+            respects(&recomputed, &spec.budgets),
+            "plans[{i}] breaks a fixed budget"
+        );
         for (metric, value) in front.metrics.iter().zip(&a.objectives) {
-            prop_assert!(close(recomputed[metric], *value), "plans[{i}] {metric} is off");
+            prop_assert!(
+                close(recomputed[metric], *value),
+                "plans[{i}] {metric} is off"
+            );
         }
         if let Some(name) = &a.dominated_by {
-            let baseline = front.baselines.iter().find(|b| &b.candidate == name).unwrap();
+            let baseline = front
+                .baselines
+                .iter()
+                .find(|b| &b.candidate == name)
+                .unwrap();
             prop_assert!(baseline.within_budgets && dominates(&baseline.objectives, &a.objectives));
         }
     }
     if let Some(index) = front.recommended {
-        prop_assert!(front.plans[index].dominated_by.is_none(), "recommended a dominated plan");
+        prop_assert!(
+            front.plans[index].dominated_by.is_none(),
+            "recommended a dominated plan"
+        );
     }
     prop_assert!((0.0..=1.0).contains(&front.hypervolume));
     Ok(())
 }
 
 /// Every plan of an exact sweep has the least error brute force finds within its budgets.
-fn check_exact_plans(problem: &bitplan::search::Problem, front: &Front) -> Result<(), TestCaseError> {
+fn check_exact_plans(
+    problem: &bitplan::search::Problem,
+    front: &Front,
+) -> Result<(), TestCaseError> {
     for plan in &front.plans {
         let best = brute_force(problem, &plan.plan.budgets).unwrap();
-        prop_assert!(close(plan.plan.total("error"), best), "not optimal for {:?}", plan.plan.budgets);
+        prop_assert!(
+            close(plan.plan.total("error"), best),
+            "not optimal for {:?}",
+            plan.plan.budgets
+        );
     }
     Ok(())
 }
@@ -118,10 +145,16 @@ proptest! {
 fn inclusion_exclusion(points: &[Vec<f64>], reference: &[f64]) -> f64 {
     let mut total = 0.0;
     for mask in 1u32..(1 << points.len()) {
-        let members: Vec<&Vec<f64>> = (0..points.len()).filter(|i| mask & (1 << i) != 0).map(|i| &points[i]).collect();
+        let members: Vec<&Vec<f64>> = (0..points.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| &points[i])
+            .collect();
         let volume: f64 = (0..reference.len())
             .map(|d| {
-                let corner = members.iter().map(|p| p[d]).fold(f64::NEG_INFINITY, f64::max);
+                let corner = members
+                    .iter()
+                    .map(|p| p[d])
+                    .fold(f64::NEG_INFINITY, f64::max);
                 (reference[d] - corner).max(0.0)
             })
             .product();
@@ -137,7 +170,13 @@ fn hypervolume_of_a_staircase_by_hand() {
     let points = vec![vec![1.0, 3.0], vec![2.0, 2.0], vec![3.0, 1.0]];
     assert_eq!(hypervolume(&points, &[4.0, 4.0]), 6.0);
     // A dominated point and a point outside the reference box add nothing.
-    let more = vec![vec![1.0, 3.0], vec![2.0, 2.0], vec![3.0, 1.0], vec![3.0, 3.0], vec![0.0, 5.0]];
+    let more = vec![
+        vec![1.0, 3.0],
+        vec![2.0, 2.0],
+        vec![3.0, 1.0],
+        vec![3.0, 3.0],
+        vec![0.0, 5.0],
+    ];
     assert_eq!(hypervolume(&more, &[4.0, 4.0]), 6.0);
 }
 
@@ -152,7 +191,12 @@ fn hypervolume_of_two_boxes_in_three_dimensions_by_hand() {
 
 #[test]
 fn non_dominated_keeps_the_first_of_equal_points() {
-    let points = vec![vec![1.0, 2.0], vec![1.0, 2.0], vec![2.0, 1.0], vec![2.0, 2.0]];
+    let points = vec![
+        vec![1.0, 2.0],
+        vec![1.0, 2.0],
+        vec![2.0, 1.0],
+        vec![2.0, 2.0],
+    ];
     assert_eq!(non_dominated(&points), vec![0, 2]);
 }
 

@@ -38,9 +38,18 @@ const REQUANTIZE_US: f64 = 0.5;
 pub fn problem(layers: usize, seed: u64, transitions: bool) -> Problem {
     let mut rng = StdRng::seed_from_u64(seed);
     let specs: Vec<LayerSpec> = (0..layers).map(|index| layer(index, &mut rng)).collect();
-    let chain = if transitions { chain(&specs) } else { Vec::new() };
-    Problem::new(&format!("synthetic-{layers}x8-seed{seed}"), specs, Vec::new(), chain)
-        .expect("synthetic problems are valid")
+    let chain = if transitions {
+        chain(&specs)
+    } else {
+        Vec::new()
+    };
+    Problem::new(
+        &format!("synthetic-{layers}x8-seed{seed}"),
+        specs,
+        Vec::new(),
+        chain,
+    )
+    .expect("synthetic problems are valid")
 }
 
 fn layer(index: usize, rng: &mut StdRng) -> LayerSpec {
@@ -82,7 +91,12 @@ fn layer(index: usize, rng: &mut StdRng) -> LayerSpec {
 }
 
 fn chain(layers: &[LayerSpec]) -> Vec<TransitionSpec> {
-    let activation = |name: &str| CANDIDATES.iter().find(|c| c.0 == name).map_or(16.0, |c| c.2);
+    let activation = |name: &str| {
+        CANDIDATES
+            .iter()
+            .find(|c| c.0 == name)
+            .map_or(16.0, |c| c.2)
+    };
     layers
         .windows(2)
         .map(|pair| {

@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod diff;
+mod cost;
+mod analyze;
 mod eval;
+mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;
@@ -17,6 +20,9 @@ mod stdout;
 mod sweep;
 mod train_reference;
 mod validate;
+mod profile;
+mod merge;
+mod validate_sensitivity;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
 ///
@@ -52,6 +58,16 @@ enum Command {
     Validate(validate::Args),
     Report(report::Args),
     Demo(demo::Args),
+    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
+    Cost(cost::Args),
+    /// List, show, check and calibrate hardware profiles.
+    Profile(profile::Args),
+    /// Measure each layer's error under each candidate of a search space (sensitivity table).
+    Analyze(analyze::Args),
+    /// Join sensitivity shards (analyze --shard k/n) into one table.
+    Merge(merge::Args),
+    /// Check how well a sensitivity table predicts the error of random mixed plans.
+    ValidateSensitivity(validate_sensitivity::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -71,6 +87,11 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Profile(args) => profile::run(args),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::ValueEnum;
 
-use bitplan::search::{search, Budget, NsgaConfig, Problem, Settings, Solver};
+use bitplan::search::{
+    search, Budget, ExactLimits, ExactMethod, NsgaConfig, Problem, Settings, Solver,
+};
 
 /// Choose a candidate for every layer: the least predicted error within the budgets.
 ///
@@ -16,8 +18,10 @@ use bitplan::search::{search, Budget, NsgaConfig, Problem, Settings, Solver};
 /// seed, and the problem's sha256. A budget the problem cannot meet is an error that states the
 /// smallest achievable value.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  bitplan search --problem tests/fixtures/problem-small.json \
-                        --budget 'latency_us<=9' --out plan.json")]
+#[command(
+    after_help = "Example:\n  bitplan search --problem tests/fixtures/problem-small.json \
+                        --budget 'latency_us<=9' --out plan.json"
+)]
 pub struct Args {
     /// Problem file (JSON, schema bitplan.problem/1).
     #[arg(long, value_name = "FILE")]
@@ -43,6 +47,11 @@ pub struct SolverArgs {
     #[arg(long, value_enum, default_value_t = SolverName::Exact)]
     pub solver: SolverName,
 
+    /// How the exact solver proves optimality: auto (dynamic program for one budget, integer
+    /// program for several), dp (dynamic program) or ilp (integer program, good_lp + microlp).
+    #[arg(long, value_enum, default_value_t = ExactMethodName::Auto)]
+    pub exact_method: ExactMethodName,
+
     /// Seed of the evolutionary and random solvers (the others ignore it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -58,6 +67,13 @@ pub struct SolverArgs {
     /// Plans the random solver draws.
     #[arg(long, default_value_t = Settings::default().random_samples)]
     pub samples: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExactMethodName {
+    Auto,
+    Dp,
+    Ilp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,7 +105,14 @@ impl SolverArgs {
                 ..defaults.nsga
             },
             random_samples: self.samples,
-            exact: defaults.exact,
+            exact: ExactLimits {
+                method: match self.exact_method {
+                    ExactMethodName::Auto => ExactMethod::Auto,
+                    ExactMethodName::Dp => ExactMethod::DynamicProgram,
+                    ExactMethodName::Ilp => ExactMethod::IntegerProgram,
+                },
+                ..defaults.exact
+            },
         }
     }
 }

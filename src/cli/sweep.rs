@@ -16,8 +16,10 @@ use super::search::{parse_budgets, print, to_json, write_json, SolverArgs};
 /// are flagged and never recommended. Writes a front (schema bitplan.front/1) with the
 /// hypervolume and the recommended plan.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  bitplan sweep --problem tests/fixtures/problem-small.json \
-                        --metric latency_us --points 20 --out front.json")]
+#[command(
+    after_help = "Example:\n  bitplan sweep --problem tests/fixtures/problem-small.json \
+                        --metric latency_us --points 20 --out front.json"
+)]
 pub struct Args {
     /// Problem file (JSON, schema bitplan.problem/1).
     #[arg(long, value_name = "FILE")]
@@ -56,7 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print(&(to_json(&front)? + "\n"));
     };
     write_json(out, &front)?;
-    let flagged = front.plans.iter().filter(|plan| plan.dominated_by.is_some()).count();
+    let flagged = front
+        .plans
+        .iter()
+        .filter(|plan| plan.dominated_by.is_some())
+        .count();
     let mut text = format!(
         "{} front: {} plans ({flagged} beaten by a uniform baseline), {} baselines, \
          hypervolume {:.6}\n",

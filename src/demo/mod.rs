@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::hardware::formats::QuantCatalog;
 use crate::hardware::{self, cost_table, HardwareError};
 use crate::model::RunnableModel;
 use crate::report::run_dir::write_json;
@@ -24,7 +25,7 @@ use crate::space::{Shorthand, SpaceError};
 use crate::validate::{
     probe_sensitivity, validate_front, Evaluator, MeasureCache, ValidateError, ValidateSettings,
 };
-use problem::{build_problem, candidate_formats, resolved, QuantBits, METRICS};
+use problem::{build_problem, candidate_formats, resolved, METRICS};
 
 /// The demo's model (weights and test set are embedded in the binary).
 pub const MODEL: &str = "fashion-cnn";
@@ -150,7 +151,7 @@ pub fn run_demo(
                 sha256(loaded.text.as_bytes())
             ),
         );
-        let costs = cost_table(&loaded.profile, &graph, &formats, &QuantBits, 1, 1)?;
+        let costs = cost_table(&loaded.profile, &graph, &formats, &QuantCatalog, 1, 1)?;
         write_json(&costs, &dir.join("costs").join(format!("{name}.json")))?;
         let problem = build_problem(&format!("{MODEL} on {name} (demo)"), &probe, &costs)?;
         let spec = SweepSpec {

@@ -3,27 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::hardware::{CandidateFormats, CostTable, FormatCatalog};
-use crate::quant::Format;
+use crate::hardware::{CandidateFormats, CostTable};
 use crate::search::{CandidateSpec, LayerSpec, Problem, SearchError, TransitionSpec};
 use crate::space::Shorthand;
 use crate::validate::SensitivityProbe;
 
 /// The cost metrics the demo searches over.
 pub const METRICS: [&str; 2] = ["latency_us", "weight_bytes"];
-
-/// Bits per element from `quant::Format` (scales and zero points included).
-pub struct QuantBits;
-
-impl FormatCatalog for QuantBits {
-    fn bits_per_element(&self, format: &str, shape: &[usize]) -> Result<f64, String> {
-        let format: Format = format
-            .parse()
-            .map_err(|e: crate::quant::QuantError| e.to_string())?;
-        format.check_shape(shape).map_err(|e| e.to_string())?;
-        Ok(format.bits_per_element(shape))
-    }
-}
 
 /// The shorthand's candidate with its weight fallback applied everywhere (the demo's model has no
 /// layer whose rows split into groups of 128, so the fallback is what every layer would get).
@@ -37,11 +23,7 @@ pub fn resolved(shorthand: &Shorthand) -> Shorthand {
 }
 
 pub fn candidate_formats(shorthand: &Shorthand) -> CandidateFormats {
-    CandidateFormats {
-        name: shorthand.candidate.name.clone(),
-        weight_format: shorthand.candidate.weight.to_string(),
-        activation_format: shorthand.candidate.activation.to_string(),
-    }
+    CandidateFormats::from(shorthand)
 }
 
 /// Per layer, the candidates both the probe measured and the cost table priced (in the cost

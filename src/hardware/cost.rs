@@ -1,7 +1,8 @@
 //! The price of one layer call in one candidate format on one profile.
 //!
 //! latency_us = overhead + max(compute, memory_1, ..., memory_L)            (microseconds)
-//!   compute  = 2 · padded_macs / (peak · 10^12 · kernel_eff · curve(op, padded_macs)) + dequant
+//!   compute  = 2 · padded_macs / (peak · 10^12 · kernel_eff · curve(padded_macs)) + dequant
+//!              (curve: the kernel's own `by-macs`, else the op's `[[compute-efficiency]]`)
 //!   memory_l = traffic_l / (bandwidth_l · 10^9 · curve_l(traffic_l))
 //!   bound    = compute if compute ≥ every memory_l, else memory
 //! weight_bytes      = ceil(weight_elements · stored_bits / 8)              (scales included)
@@ -165,7 +166,7 @@ fn main_device(
         .map(|s| (s.peak_tera_ops_per_s, s.energy_pj_per_mac))
         .unwrap_or((f64::NAN, 0.0));
     let padded = padded_macs(work, &profile.padding);
-    let curve = interpolate(&profile.compute_curve(work.op), padded as f64);
+    let curve = interpolate(&dispatch.curve, padded as f64);
     let dequant_s = dispatch
         .dequant
         .as_ref()

@@ -32,6 +32,8 @@ pub struct Dispatch {
     pub dequant: Option<Dequant>,
     /// Fixed cost of the layer, microseconds.
     pub overhead_us: f64,
+    /// Compute efficiency by MACs for this kernel ((MACs, fraction) points; empty = 1.0).
+    pub curve: Vec<(f64, f64)>,
     /// The format weights are stored (and counted) in: the candidate's, unless a fallback
     /// converted them ahead of time.
     pub stored_weight: String,
@@ -106,6 +108,7 @@ pub fn dispatch(
                 efficiency: rule.efficiency,
                 dequant: rule.dequant.clone().or(forced_dequant),
                 overhead_us: rule.overhead_us.unwrap_or(profile.overhead.per_layer_us),
+                curve: profile.kernel_curve(op, &rule.by_macs),
                 stored_weight,
                 run_activation,
                 notes,
@@ -145,6 +148,7 @@ pub fn dispatch(
         efficiency: 1.0,
         dequant: None,
         overhead_us: device.per_layer_us,
+        curve: Vec::new(),
         stored_weight: weight.to_string(),
         run_activation: activation.to_string(),
         notes,

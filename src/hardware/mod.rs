@@ -4,10 +4,12 @@
 //! cost model never runs a model. `calibrate` measures this machine's kernels and fits the
 //! `host-cpu` profile from the measurements.
 
+pub mod calibrate;
 pub mod cost;
 pub mod curve;
 pub mod dispatch;
 pub mod error;
+pub mod formats;
 pub mod load;
 pub mod precision;
 pub mod profile;

@@ -170,6 +170,10 @@ pub struct KernelRule {
     /// Replaces `[overhead] per-layer-us` for this kernel.
     #[serde(default)]
     pub overhead_us: Option<f64>,
+    /// Replaces the op's `[[compute-efficiency]]` curve for this kernel (fitted profiles give
+    /// each kernel its own).
+    #[serde(default)]
+    pub by_macs: Vec<MacsPoint>,
 }
 
 fn one() -> f64 {
@@ -245,6 +249,19 @@ impl Profile {
     /// The `[[precision]]` row for `precision`, if the profile has one.
     pub fn precision_spec(&self, precision: Precision) -> Option<&PrecisionSpec> {
         self.precision.iter().find(|spec| spec.name == precision)
+    }
+
+    /// The efficiency curve for `op` run by `kernel`: the kernel's own curve if it has one, else
+    /// the op's, as (MACs, fraction) points; empty (1.0 everywhere) if neither exists.
+    pub fn kernel_curve(&self, op: OpKind, kernel_by_macs: &[MacsPoint]) -> Vec<(f64, f64)> {
+        if kernel_by_macs.is_empty() {
+            self.compute_curve(op)
+        } else {
+            kernel_by_macs
+                .iter()
+                .map(|p| (p.macs, p.fraction))
+                .collect()
+        }
     }
 
     /// The efficiency curve for `op`, as (MACs, fraction) points; empty if the op has none.

@@ -27,11 +27,13 @@ pub const METRICS: [&str; 6] = [
 ];
 
 /// Where the cost model learns how many bits a format spends per element. The quant module's
-/// format table implements it; tests may use a small map.
+/// format table implements it ([`super::formats::QuantCatalog`]); tests may use a small map.
 pub trait FormatCatalog {
-    /// Bits per element, scales and zero points included, of a tensor of `shape` stored in
+    /// Bits per element, scales and zero points included, of a weight of `shape` stored in
     /// `format`; `Err(reason)` when the format cannot take that shape or is unknown.
-    fn bits_per_element(&self, format: &str, shape: &[usize]) -> Result<f64, String>;
+    fn weight_bits(&self, format: &str, shape: &[usize]) -> Result<f64, String>;
+    /// The same for an activation of `shape` (per sample); `Err` for weight-only formats.
+    fn activation_bits(&self, format: &str, shape: &[usize]) -> Result<f64, String>;
 }
 
 /// A candidate by format names (what a search space's candidate reduces to here).
@@ -40,6 +42,10 @@ pub struct CandidateFormats {
     pub name: String,
     pub weight_format: String,
     pub activation_format: String,
+    /// Weight format for layers whose shape the preferred one cannot take (as `--uniform w4a16`
+    /// falls back to per-channel where rows do not split into groups of 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_fallback: Option<String>,
 }
 
 /// One candidate's price on one layer.
@@ -225,25 +231,32 @@ fn price_candidate(
     let has_weight = work.weight_elements > 0;
     // A weightless op multiplies two activations: both run in the activation format.
     let weight_format = if has_weight {
-        &candidate.weight_format
+        admissible_weight(candidate, &layer.weight_shape, catalog)?
     } else {
-        &candidate.activation_format
+        candidate.activation_format.clone()
     };
-    let dispatched = dispatch(
+    catalog.activation_bits(&candidate.activation_format, &layer.input_shape)?;
+    let mut dispatched = dispatch(
         profile,
         layer.op,
-        weight_format,
+        &weight_format,
         &candidate.activation_format,
     )
     .map_err(|e| e.to_string())?;
+    if has_weight && weight_format != candidate.weight_format {
+        let note = format!(
+            "{} does not fit weight shape {:?}: {weight_format} instead",
+            candidate.weight_format, layer.weight_shape
+        );
+        dispatched.notes.insert(0, note);
+    }
     let weight_bits = if has_weight {
-        catalog.bits_per_element(&candidate.weight_format, &layer.weight_shape)?;
-        catalog.bits_per_element(&dispatched.stored_weight, &layer.weight_shape)?
+        catalog.weight_bits(&dispatched.stored_weight, &layer.weight_shape)?
     } else {
         0.0
     };
     let activation_bits =
-        catalog.bits_per_element(&dispatched.run_activation, &layer.input_shape)?;
+        catalog.activation_bits(&dispatched.run_activation, &layer.input_shape)?;
     let bits = FormatBits {
         stored_weight: weight_bits,
         run_activation: activation_bits,
@@ -266,6 +279,23 @@ fn price_candidate(
             activation_bits,
         },
     ))
+}
+
+/// The candidate's weight format, or its fallback where the preferred one does not fit `shape`.
+fn admissible_weight(
+    candidate: &CandidateFormats,
+    shape: &[usize],
+    catalog: &dyn FormatCatalog,
+) -> Result<String, String> {
+    match catalog.weight_bits(&candidate.weight_format, shape) {
+        Ok(_) => Ok(candidate.weight_format.clone()),
+        Err(reason) => match &candidate.weight_fallback {
+            Some(fallback) => catalog
+                .weight_bits(fallback, shape)
+                .map(|_| fallback.clone()),
+            None => Err(reason),
+        },
+    }
 }
 
 fn transitions(

@@ -208,7 +208,7 @@ fn check_compute_efficiency(check: &mut Checker, entries: &[ComputeEfficiency]) 
             if !seen.insert(*op) {
                 check.problem(
                     &format!("{field}.ops"),
-                    format!("{op:?}"),
+                    op_name(*op),
                     "each op kind in one compute-efficiency entry",
                 );
             }
@@ -267,6 +267,8 @@ fn check_kernel(check: &mut Checker, profile: &Profile, index: usize, rule: &Ker
     if let Some(dequant) = &rule.dequant {
         check_dequant(check, &format!("{field}.dequant"), dequant);
     }
+    let points: Vec<(f64, f64)> = rule.by_macs.iter().map(|p| (p.macs, p.fraction)).collect();
+    check.curve(&format!("{field}.by-macs"), &points, "macs");
     if let Some(overhead) = rule.overhead_us {
         check.non_negative(&format!("{field}.overhead-us"), overhead, "microseconds");
     }

@@ -69,7 +69,10 @@ pub fn list(budgets: &[Budget]) -> String {
 }
 
 /// Resolves budgets to `(value slot, max)` pairs (slot 0 is the error, `1 + k` metric `k`).
-pub(crate) fn slots(problem: &Problem, budgets: &[Budget]) -> Result<Vec<(usize, f64)>, SearchError> {
+pub(crate) fn slots(
+    problem: &Problem,
+    budgets: &[Budget],
+) -> Result<Vec<(usize, f64)>, SearchError> {
     let mut resolved: Vec<(usize, f64)> = Vec::with_capacity(budgets.len());
     for budget in budgets {
         if !budget.max.is_finite() {

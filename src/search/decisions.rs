@@ -169,6 +169,26 @@ impl Decisions {
         (low, high)
     }
 
+    /// The same decisions with the groups in `order` (new position -> old group). Only for
+    /// problems without transitions, whose groups can be decided in any order.
+    pub fn permuted(&self, order: &[usize]) -> Decisions {
+        let groups: Vec<Group> = order.iter().map(|&g| self.groups[g].clone()).collect();
+        let mut layer_group = vec![0; self.layer_group.len()];
+        for (position, group) in groups.iter().enumerate() {
+            for &layer in &group.layers {
+                layer_group[layer] = position;
+            }
+        }
+        Decisions {
+            width: self.width,
+            incident: vec![Vec::new(); groups.len()],
+            groups,
+            edges: Vec::new(),
+            layer_names: self.layer_names.clone(),
+            layer_group,
+        }
+    }
+
     /// The candidate index of every layer under `choice`.
     pub fn layer_candidates(&self, choice: &[usize]) -> Vec<usize> {
         let mut candidates = vec![0; self.layer_names.len()];
@@ -237,7 +257,10 @@ fn add_transition(
     if from_group == to_group {
         let group = &mut groups[from_group];
         for option in 0..group.len() {
-            let (row, col) = (group.choices[option][from_slot], group.choices[option][to_slot]);
+            let (row, col) = (
+                group.choices[option][from_slot],
+                group.choices[option][to_slot],
+            );
             group.values[option * width + slot] += transition.at(row, col, cols);
         }
         return;

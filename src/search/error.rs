@@ -3,7 +3,31 @@
 //! Every message names where the bad value came from (`origin`: the problem file, or whatever
 //! built the problem), the layer / field / candidate, the value, and what would be valid.
 
+use std::fmt;
+
 use thiserror::Error;
+
+/// What a bad candidate field should have held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    Number,
+    FiniteNumber,
+    FiniteCost,
+    UnreservedName,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expected::Number => "a number",
+            Expected::FiniteNumber => "a finite number",
+            Expected::FiniteCost => "a finite cost >= 0",
+            Expected::UnreservedName => {
+                "no cost metric named name, error, weight_format or activation_format"
+            }
+        })
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum SearchError {
@@ -52,7 +76,7 @@ pub enum SearchError {
         candidate: String,
         field: String,
         value: String,
-        expected: &'static str,
+        expected: Expected,
     },
 
     #[error(
@@ -86,7 +110,9 @@ pub enum SearchError {
         layer: String,
     },
 
-    #[error("{origin}: ties[{tie}] names fewer than two distinct layers ({layers}); a tie needs two")]
+    #[error(
+        "{origin}: ties[{tie}] names fewer than two distinct layers ({layers}); a tie needs two"
+    )]
     TieTooSmall {
         origin: String,
         tie: usize,
@@ -176,7 +202,9 @@ pub enum SearchError {
     #[error("budget {text:?}: {value:?} is not a finite number >= 0")]
     BudgetValue { text: String, value: String },
 
-    #[error("budget {text:?}: unknown metric {metric:?}; the problem's cost metrics are [{known}]")]
+    #[error(
+        "budget {text:?}: unknown metric {metric:?}; the problem's cost metrics are [{known}]"
+    )]
     BudgetUnknownMetric {
         text: String,
         metric: String,
@@ -216,6 +244,9 @@ pub enum SearchError {
         states: usize,
         limit: usize,
     },
+
+    #[error("the exact solver's integer program failed: {reason}")]
+    Ilp { reason: String },
 
     #[error("sweep: {reason}")]
     Sweep { reason: String },

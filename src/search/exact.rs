@@ -14,6 +14,8 @@
 //! multiple-choice knapsack with reduced-cost fixing; transitions along a chain add one open
 //! group to the key, which is the Viterbi recursion.
 
+use serde::{Deserialize, Serialize};
+
 use super::budget::fits;
 use super::decisions::Decisions;
 use super::error::SearchError;
@@ -21,9 +23,24 @@ use super::frontier::Frontier;
 use super::lagrange::Relaxation;
 use super::states::States;
 
-/// Limits that turn a hopeless exact search into an error instead of a hang.
+/// How the exact solver proves optimality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExactMethod {
+    /// The dynamic program for one budget or none, the integer program for several (falling
+    /// back to the dynamic program if the simplex fails numerically).
+    Auto,
+    /// Always the dynamic program of this module.
+    DynamicProgram,
+    /// Always the integer program ([`super::ilp`]).
+    IntegerProgram,
+}
+
+/// Which exact method to use, and limits that turn a hopeless dynamic program into an error
+/// instead of a hang.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExactLimits {
+    pub method: ExactMethod,
     /// Partial plans kept after one step (each ~40 bytes; 250k states is ~10 MB per step).
     pub max_states: usize,
     /// Option combinations of the open groups (a chain of 8-candidate layers needs 8).
@@ -33,6 +50,7 @@ pub struct ExactLimits {
 impl Default for ExactLimits {
     fn default() -> ExactLimits {
         ExactLimits {
+            method: ExactMethod::Auto,
             max_states: 250_000, // far above the ~10^3 a 200-layer problem keeps; bounds memory
             max_keys: 4096,      // three open 16-candidate groups
         }
@@ -73,6 +91,9 @@ struct Tables {
     edge_cols: Vec<usize>,
 }
 
+/// The entries of one choice set: `(objective, budget costs)`.
+type ChoiceSet = Vec<(f64, Vec<f64>)>;
+
 /// Lower bounds on what the groups from a step onwards (and the edges they close) can add.
 struct Bounds {
     lambda: Vec<f64>,
@@ -89,13 +110,16 @@ pub(crate) fn minimize(
     limits: ExactLimits,
 ) -> Result<Option<Vec<usize>>, SearchError> {
     let decisions = task.decisions;
-    let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let tables = build_tables(task);
     let incumbent = incumbent.filter(|choice| task.within_budgets(&decisions.evaluate(choice)));
     let upper = incumbent
         .map(|choice| task.objective_of(&decisions.evaluate(choice)))
         .unwrap_or(f64::INFINITY);
     let bounds = build_bounds(task, &tables);
+    if let Some(order) = decisive_first(task, &tables, &bounds, upper) {
+        return minimize_in_order(task, &order, incumbent, limits);
+    }
+    let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let mut states = States::new(0, task.budgets.len());
     states.push(0.0, &vec![0.0; task.budgets.len()], &[], 0, 0);
     let mut trace: Vec<(Vec<u32>, Vec<u32>)> = Vec::with_capacity(decisions.groups.len());
@@ -108,22 +132,75 @@ pub(crate) fn minimize(
             step,
             upper,
         };
-        let radix: Vec<usize> = frontier.open_after[step]
-            .iter()
-            .map(|&group| decisions.groups[group].len())
-            .collect();
-        states = context.expand(&states).without_dominated(&radix);
-        if states.len() > limits.max_states {
-            let layer = decisions.groups[step].layers[0];
-            return Err(SearchError::ExactTooLarge {
-                layer: decisions.layer_names[layer].clone(),
-                states: states.len(),
-                limit: limits.max_states,
-            });
-        }
+        states = context.advance(&states, limits)?;
         trace.push((states.parent.clone(), states.option.clone()));
     }
     Ok(pick(task, &states, &trace, incumbent))
+}
+
+/// Solves with the groups decided in `order` (new position -> group) and maps the answer back.
+fn minimize_in_order(
+    task: &Task,
+    order: &[usize],
+    incumbent: Option<&[usize]>,
+    limits: ExactLimits,
+) -> Result<Option<Vec<usize>>, SearchError> {
+    let permuted = task.decisions.permuted(order);
+    let inner = Task {
+        decisions: &permuted,
+        weights: task.weights.clone(),
+        budgets: task.budgets.clone(),
+    };
+    let start: Option<Vec<usize>> = incumbent.map(|c| order.iter().map(|&g| c[g]).collect());
+    let choice = minimize(&inner, start.as_deref(), limits)?;
+    Ok(choice.map(|permuted_choice| {
+        let mut choice = vec![0; order.len()];
+        for (position, &group) in order.iter().enumerate() {
+            choice[group] = permuted_choice[position];
+        }
+        choice
+    }))
+}
+
+/// Without transitions the groups may be decided in any order. Partial plans multiply at the
+/// groups with several options close to the relaxation's optimum, so deciding those last keeps
+/// the number of partial plans low for most of the run. `None` when the order would not change.
+fn decisive_first(task: &Task, tables: &Tables, bounds: &Bounds, upper: f64) -> Option<Vec<usize>> {
+    if !task.decisions.edges.is_empty() || !upper.is_finite() || task.budgets.is_empty() {
+        return None;
+    }
+    let relaxed_budget: f64 = task
+        .budgets
+        .iter()
+        .zip(&bounds.lambda)
+        .map(|(&(_, max), lambda)| lambda * max)
+        .sum();
+    let gap = upper - (bounds.rest[0] - relaxed_budget);
+    let budgets = task.budgets.len();
+    let close_options = |group: usize| -> usize {
+        let objective = &tables.group_objective[group];
+        let priced: Vec<f64> = (0..objective.len())
+            .map(|option| {
+                let costs = &tables.group_costs[group][option * budgets..(option + 1) * budgets];
+                objective[option]
+                    + costs
+                        .iter()
+                        .zip(&bounds.lambda)
+                        .map(|(c, l)| c * l)
+                        .sum::<f64>()
+            })
+            .collect();
+        let least = priced.iter().copied().fold(f64::INFINITY, f64::min);
+        priced.iter().filter(|&&value| value - least <= gap).count()
+    };
+    let mut order: Vec<usize> = (0..task.decisions.groups.len()).collect();
+    let counts: Vec<usize> = order.iter().map(|&group| close_options(group)).collect();
+    order.sort_by_key(|&group| counts[group]);
+    let unchanged = order
+        .iter()
+        .enumerate()
+        .all(|(position, &group)| position == group);
+    (!unchanged).then_some(order)
 }
 
 /// The best final state, traced back to a choice, unless the incumbent is strictly better.
@@ -166,14 +243,24 @@ fn build_tables(task: &Task) -> Tables {
         edge_cols: Vec::new(),
     };
     for group in &decisions.groups {
-        let priced: Vec<_> = (0..group.len()).map(|o| task.price(group.values(o))).collect();
-        tables.group_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.group_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        let priced: Vec<_> = (0..group.len())
+            .map(|o| task.price(group.values(o)))
+            .collect();
+        tables
+            .group_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .group_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
     }
     for edge in &decisions.edges {
         let priced: Vec<_> = edge.entries().map(|values| task.price(values)).collect();
-        tables.edge_objective.push(priced.iter().map(|p| p.0).collect());
-        tables.edge_costs.push(priced.into_iter().flat_map(|p| p.1).collect());
+        tables
+            .edge_objective
+            .push(priced.iter().map(|p| p.0).collect());
+        tables
+            .edge_costs
+            .push(priced.into_iter().flat_map(|p| p.1).collect());
         tables.edge_cols.push(decisions.groups[edge.b].len());
     }
     tables
@@ -183,15 +270,18 @@ fn build_bounds(task: &Task, tables: &Tables) -> Bounds {
     let decisions = task.decisions;
     let budgets = task.budgets.len();
     let count = decisions.groups.len();
-    let sets = |objective: &[f64], costs: &[f64]| -> Vec<(f64, Vec<f64>)> {
+    let sets = |objective: &[f64], costs: &[f64]| -> ChoiceSet {
         let chunks = costs.chunks(budgets.max(1));
         let costs = chunks.map(|c| c[..budgets].to_vec());
         objective.iter().copied().zip(costs).collect()
     };
     // Each step's choice set and the choice sets of the edges it closes.
-    let mut per_step: Vec<Vec<Vec<(f64, Vec<f64>)>>> = vec![Vec::new(); count];
+    let mut per_step: Vec<Vec<ChoiceSet>> = vec![Vec::new(); count];
     for (group, step) in per_step.iter_mut().enumerate() {
-        step.push(sets(&tables.group_objective[group], &tables.group_costs[group]));
+        step.push(sets(
+            &tables.group_objective[group],
+            &tables.group_costs[group],
+        ));
     }
     for (edge, spec) in decisions.edges.iter().enumerate() {
         per_step[spec.b].push(sets(&tables.edge_objective[edge], &tables.edge_costs[edge]));
@@ -219,7 +309,7 @@ fn build_bounds(task: &Task, tables: &Tables) -> Bounds {
 }
 
 /// For one step's choice sets: the least priced value and the least cost per budget.
-fn step_minimum(sets: &[Vec<(f64, Vec<f64>)>], lambda: &[f64]) -> (f64, Vec<f64>) {
+fn step_minimum(sets: &[ChoiceSet], lambda: &[f64]) -> (f64, Vec<f64>) {
     let mut priced = 0.0;
     let mut cheapest = vec![0.0; lambda.len()];
     for set in sets {
@@ -228,7 +318,10 @@ fn step_minimum(sets: &[Vec<(f64, Vec<f64>)>], lambda: &[f64]) -> (f64, Vec<f64>
         };
         priced += set.iter().map(value).fold(f64::INFINITY, f64::min);
         for (t, slot) in cheapest.iter_mut().enumerate() {
-            *slot += set.iter().map(|entry| entry.1[t]).fold(f64::INFINITY, f64::min);
+            *slot += set
+                .iter()
+                .map(|entry| entry.1[t])
+                .fold(f64::INFINITY, f64::min);
         }
     }
     (priced, cheapest)
@@ -245,6 +338,25 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// The surviving states after this step; an error when too many survive.
+    fn advance(&self, previous: &States, limits: ExactLimits) -> Result<States, SearchError> {
+        let decisions = self.task.decisions;
+        let radix: Vec<usize> = self.frontier.open_after[self.step]
+            .iter()
+            .map(|&group| decisions.groups[group].len())
+            .collect();
+        let states = self.expand(previous).without_dominated(&radix);
+        if states.len() > limits.max_states {
+            let layer = decisions.groups[self.step].layers[0];
+            return Err(SearchError::ExactTooLarge {
+                layer: decisions.layer_names[layer].clone(),
+                states: states.len(),
+                limit: limits.max_states,
+            });
+        }
+        Ok(states)
+    }
+
     /// Every extension of every state by one option of this step's group that passes the
     /// feasibility and bound tests.
     fn expand(&self, previous: &States) -> States {

@@ -108,14 +108,21 @@ fn price_weights(decisions: &Decisions, budgets: &[(usize, f64)]) -> Vec<f64> {
     if lambda.iter().any(|&l| l > 0.0) {
         lambda
     } else {
-        maxes.iter().map(|max| 1.0 / max.max(f64::MIN_POSITIVE)).collect()
+        maxes
+            .iter()
+            .map(|max| 1.0 / max.max(f64::MIN_POSITIVE))
+            .collect()
     }
 }
 
 /// Lower-left convex hull of `(price, error, option)`, from the cheapest point to the most
 /// accurate one; prices strictly increase and errors strictly decrease along it.
 fn lower_hull(mut points: Vec<(f64, f64, usize)>) -> Vec<(f64, f64, usize)> {
-    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+    points.sort_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
     let mut hull: Vec<(f64, f64, usize)> = Vec::with_capacity(points.len());
     for point in points {
         if hull.last().is_some_and(|last| point.1 >= last.1) {
@@ -141,7 +148,11 @@ fn increments(hulls: &[Vec<(f64, f64, usize)>]) -> Vec<Increment> {
         for (step, pair) in hull.windows(2).enumerate() {
             let saved = pair[0].1 - pair[1].1;
             let paid = pair[1].0 - pair[0].0;
-            let efficiency = if paid > 0.0 { saved / paid } else { f64::INFINITY };
+            let efficiency = if paid > 0.0 {
+                saved / paid
+            } else {
+                f64::INFINITY
+            };
             steps.push(Increment {
                 efficiency,
                 group,
@@ -184,7 +195,11 @@ fn repair(
 ) -> Option<()> {
     // Each step strictly lowers the violation, so no plan repeats; the cap only guards against
     // float rounding making two plans look better than each other.
-    let cap = 4 * decisions.groups.iter().map(|group| group.len()).sum::<usize>();
+    let cap = 4 * decisions
+        .groups
+        .iter()
+        .map(|group| group.len())
+        .sum::<usize>();
     for _ in 0..cap {
         if within(totals, budgets) {
             return Some(());

@@ -65,8 +65,7 @@ impl Relaxation {
                     None => true,
                     Some((score, chosen)) => {
                         priced < score
-                            || (priced == score
-                                && costs[focus] < self.entry_costs(chosen)[focus])
+                            || (priced == score && costs[focus] < self.entry_costs(chosen)[focus])
                     }
                 };
                 if better {
@@ -89,7 +88,11 @@ impl Relaxation {
         if self.constraints == 0 || self.set_ends.is_empty() {
             return lambda;
         }
-        let rounds = if self.constraints == 1 { 1 } else { ASCENT_ROUNDS };
+        let rounds = if self.constraints == 1 {
+            1
+        } else {
+            ASCENT_ROUNDS
+        };
         for _ in 0..rounds {
             for focus in 0..self.constraints {
                 lambda[focus] = self.best_coordinate(&lambda, focus, maxes[focus]);

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exact;
 mod frontier;
 pub mod greedy;
+mod ilp;
 mod lagrange;
 pub mod nsga2;
 pub mod pareto;
@@ -30,7 +31,7 @@ pub mod transition;
 
 pub use budget::{Budget, MetricRange};
 pub use error::SearchError;
-pub use exact::ExactLimits;
+pub use exact::{ExactLimits, ExactMethod};
 pub use nsga2::NsgaConfig;
 pub use plan::{
     Baseline, Front, FrontPlan, Measured, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,

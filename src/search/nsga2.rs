@@ -202,7 +202,10 @@ impl<'a> Evolution<'a> {
 
     fn tournament(&mut self, ranking: &Ranking) -> usize {
         let size = ranking.rank.len();
-        let (a, b) = (self.rng.random_range(0..size), self.rng.random_range(0..size));
+        let (a, b) = (
+            self.rng.random_range(0..size),
+            self.rng.random_range(0..size),
+        );
         let better_b = ranking.rank[b] < ranking.rank[a]
             || (ranking.rank[b] == ranking.rank[a] && ranking.crowding[b] > ranking.crowding[a]);
         if better_b {
@@ -346,5 +349,8 @@ fn rank(population: &[Individual], size: usize) -> (Ranking, Vec<usize>) {
 
 fn reorder(population: Vec<Individual>, chosen: &[usize]) -> Vec<Individual> {
     let mut slots: Vec<Option<Individual>> = population.into_iter().map(Some).collect();
-    chosen.iter().filter_map(|&index| slots[index].take()).collect()
+    chosen
+        .iter()
+        .filter_map(|&index| slots[index].take())
+        .collect()
 }

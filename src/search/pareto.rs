@@ -17,9 +17,10 @@ pub fn dominates(a: &[f64], b: &[f64]) -> bool {
 pub fn non_dominated(points: &[Vec<f64>]) -> Vec<usize> {
     (0..points.len())
         .filter(|&i| {
-            !points.iter().enumerate().any(|(j, other)| {
-                dominates(other, &points[i]) || (j < i && *other == points[i])
-            })
+            !points
+                .iter()
+                .enumerate()
+                .any(|(j, other)| dominates(other, &points[i]) || (j < i && *other == points[i]))
         })
         .collect()
 }
@@ -50,7 +51,9 @@ fn slice_volume(mut points: Vec<&[f64]>, reference: &[f64]) -> f64 {
     points.sort_by(|a, b| a[last].total_cmp(&b[last]));
     let mut volume = 0.0;
     for index in 0..points.len() {
-        let top = points.get(index + 1).map_or(reference[last], |next| next[last]);
+        let top = points
+            .get(index + 1)
+            .map_or(reference[last], |next| next[last]);
         let depth = top - points[index][last];
         if depth > 0.0 {
             let below: Vec<&[f64]> = points[..=index].iter().map(|p| &p[..last]).collect();

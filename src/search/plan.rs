@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::budget::Budget;
-use super::problem::Problem;
+use super::problem::{LayerSpec, Problem};
 
 /// The schema tag of a plan.
 pub const PLAN_SCHEMA: &str = "bitplan.plan/1";
@@ -108,29 +108,26 @@ pub struct PlanContext<'a> {
 impl Plan {
     /// The plan giving layer `i` its candidate `candidates[i]`.
     pub fn build(problem: &Problem, candidates: &[usize], context: PlanContext) -> Plan {
-        let mut context = context;
+        let mut reasons = context.reasons;
+        let layers: Vec<PlanLayer> = problem
+            .layers()
+            .iter()
+            .zip(candidates)
+            .enumerate()
+            .map(|(index, (spec, &choice))| {
+                let reason = reasons
+                    .remove(&index)
+                    .or_else(|| default_reason(problem, index));
+                layer_entry(spec, choice, reason)
+            })
+            .collect();
         let mut totals: BTreeMap<String, f64> = BTreeMap::new();
         totals.insert("error".to_string(), 0.0);
-        let mut layers = Vec::with_capacity(candidates.len());
-        for (index, (spec, &choice)) in problem.layers().iter().zip(candidates).enumerate() {
-            let candidate = &spec.candidates[choice];
-            *totals.entry("error".to_string()).or_default() += candidate.error;
-            for (metric, cost) in &candidate.costs {
+        for layer in &layers {
+            *totals.entry("error".to_string()).or_default() += layer.error;
+            for (metric, cost) in &layer.costs {
                 *totals.entry(metric.clone()).or_default() += cost;
             }
-            let reason = context
-                .reasons
-                .remove(&index)
-                .or_else(|| default_reason(problem, index));
-            layers.push(PlanLayer {
-                name: spec.name.clone(),
-                candidate: candidate.name.clone(),
-                weight_format: candidate.weight_format.clone(),
-                activation_format: candidate.activation_format.clone(),
-                error: candidate.error,
-                costs: candidate.costs.clone(),
-                reason,
-            });
         }
         let transition_costs = transition_totals(problem, candidates);
         for (metric, cost) in &transition_costs {
@@ -161,6 +158,19 @@ impl Plan {
     /// The plan's total of `metric` (`error` or a cost metric).
     pub fn total(&self, metric: &str) -> f64 {
         self.totals.get(metric).copied().unwrap_or(0.0)
+    }
+}
+
+fn layer_entry(spec: &LayerSpec, choice: usize, reason: Option<String>) -> PlanLayer {
+    let candidate = &spec.candidates[choice];
+    PlanLayer {
+        name: spec.name.clone(),
+        candidate: candidate.name.clone(),
+        weight_format: candidate.weight_format.clone(),
+        activation_format: candidate.activation_format.clone(),
+        error: candidate.error,
+        costs: candidate.costs.clone(),
+        reason,
     }
 }
 

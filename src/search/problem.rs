@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::decisions::Decisions;
-use super::error::SearchError;
+use super::error::{Expected, SearchError};
 use super::ties::resolve_ties;
 use super::transition::{validate_transitions, TransitionSpec};
 
@@ -57,6 +58,8 @@ pub struct Problem {
     ties: Vec<Vec<String>>,
     transitions: Vec<TransitionSpec>,
     decisions: Decisions,
+    /// Computed on first use: every plan's provenance carries it.
+    fingerprint: OnceLock<String>,
 }
 
 /// The problem file as written on disk, for canonical serialization.
@@ -163,6 +166,7 @@ impl Problem {
             ties,
             transitions,
             decisions,
+            fingerprint: OnceLock::new(),
         })
     }
 
@@ -210,8 +214,12 @@ impl Problem {
 
     /// sha256 of [`Problem::to_json`], hex: identifies the problem in plan provenance.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.to_json().as_bytes());
-        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        self.fingerprint
+            .get_or_init(|| {
+                let digest = Sha256::digest(self.to_json().as_bytes());
+                digest.iter().map(|byte| format!("{byte:02x}")).collect()
+            })
+            .clone()
     }
 }
 
@@ -233,14 +241,16 @@ fn candidate_from_raw(
     origin: &str,
 ) -> Result<CandidateSpec, SearchError> {
     let number = |field: &str, value: &serde_json::Value| {
-        value.as_f64().ok_or_else(|| SearchError::BadCandidateValue {
-            origin: origin.to_string(),
-            layer: layer.to_string(),
-            candidate: raw.name.clone(),
-            field: field.to_string(),
-            value: value.to_string(),
-            expected: "a number",
-        })
+        value
+            .as_f64()
+            .ok_or_else(|| SearchError::BadCandidateValue {
+                origin: origin.to_string(),
+                layer: layer.to_string(),
+                candidate: raw.name.clone(),
+                field: field.to_string(),
+                value: value.to_string(),
+                expected: Expected::Number,
+            })
     };
     let error = number("error", &raw.error)?;
     let costs = raw
@@ -314,7 +324,7 @@ fn validate_candidate(
     candidate: &CandidateSpec,
     metrics: &[String],
 ) -> Result<(), SearchError> {
-    let bad = |field: &str, value: f64, expected: &'static str| SearchError::BadCandidateValue {
+    let bad = |field: &str, value: f64, expected: Expected| SearchError::BadCandidateValue {
         origin: origin.to_string(),
         layer: layer.to_string(),
         candidate: candidate.name.clone(),
@@ -323,22 +333,18 @@ fn validate_candidate(
         expected,
     };
     if !candidate.error.is_finite() {
-        return Err(bad("error", candidate.error, "a finite number"));
+        return Err(bad("error", candidate.error, Expected::FiniteNumber));
     }
     if let Some(reserved) = RESERVED_FIELDS
         .iter()
         .find(|field| candidate.costs.contains_key(**field))
     {
         let value = candidate.costs[*reserved];
-        return Err(bad(
-            reserved,
-            value,
-            "no cost metric named name, error, weight_format or activation_format",
-        ));
+        return Err(bad(reserved, value, Expected::UnreservedName));
     }
     for (metric, &value) in &candidate.costs {
         if !value.is_finite() || value < 0.0 {
-            return Err(bad(metric, value, "a finite cost >= 0"));
+            return Err(bad(metric, value, Expected::FiniteCost));
         }
     }
     check_metric_names(origin, layer, candidate, metrics)

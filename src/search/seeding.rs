@@ -30,7 +30,10 @@ pub(crate) fn hull_seeds(
         (1, count)
     } else {
         let per_direction = PLANS_PER_DIRECTION.min(count).max(2);
-        (count.div_ceil(per_direction).max(costs.len()), per_direction)
+        (
+            count.div_ceil(per_direction).max(costs.len()),
+            per_direction,
+        )
     };
     let mut seeds = Vec::with_capacity(directions * per_direction);
     for direction in 0..directions {
@@ -45,7 +48,11 @@ pub(crate) fn hull_seeds(
             })
             .collect();
         let price = |values: &[f64]| -> f64 {
-            costs.iter().zip(&weights).map(|(&slot, w)| w * values[slot]).sum()
+            costs
+                .iter()
+                .zip(&weights)
+                .map(|(&slot, w)| w * values[slot])
+                .sum()
         };
         seeds.extend(prefixes(decisions, &price, per_direction));
     }

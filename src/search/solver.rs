@@ -8,8 +8,9 @@ use super::aimet::sensitivity_path;
 use super::budget::{self, Budget};
 use super::decisions::Decisions;
 use super::error::SearchError;
-use super::exact::{minimize, ExactLimits, Task};
+use super::exact::{minimize, ExactLimits, ExactMethod, Task};
 use super::greedy::hull_greedy;
+use super::ilp::minimize_ilp;
 use super::nsga2::{evolve, NsgaConfig};
 use super::plan::{Plan, PlanContext};
 use super::problem::Problem;
@@ -78,7 +79,11 @@ impl Default for Settings {
 }
 
 /// The plan with the least error the solver finds within `budgets`.
-pub fn search(problem: &Problem, budgets: &[Budget], settings: &Settings) -> Result<Plan, SearchError> {
+pub fn search(
+    problem: &Problem,
+    budgets: &[Budget],
+    settings: &Settings,
+) -> Result<Plan, SearchError> {
     budget::check_each(problem, budgets)?;
     let choice = match choose(problem, budgets, settings)? {
         Some(choice) => choice,
@@ -123,6 +128,8 @@ pub(crate) fn choose(
 }
 
 /// The least-error choice within `budgets`, proven optimal; the greedy plan is the incumbent.
+/// One budget (or none): the dynamic program; several: the integer program (see [`super::ilp`]
+/// for why).
 pub(crate) fn exact_choice(
     decisions: &Decisions,
     budgets: &[(usize, f64)],
@@ -136,7 +143,17 @@ pub(crate) fn exact_choice(
         budgets: budgets.to_vec(),
     };
     let incumbent = hull_greedy(decisions, budgets);
-    minimize(&task, incumbent.as_deref(), limits)
+    match limits.method {
+        ExactMethod::DynamicProgram => minimize(&task, incumbent.as_deref(), limits),
+        ExactMethod::IntegerProgram => minimize_ilp(&task, incumbent.as_deref()),
+        ExactMethod::Auto if budgets.len() < 2 => minimize(&task, incumbent.as_deref(), limits),
+        ExactMethod::Auto => match minimize_ilp(&task, incumbent.as_deref()) {
+            // A numerical failure of the simplex is not an answer: the dynamic program is exact
+            // for any number of budgets, only slower.
+            Err(SearchError::Ilp { .. }) => minimize(&task, incumbent.as_deref(), limits),
+            outcome => outcome,
+        },
+    }
 }
 
 /// NSGA-II on error and the budgeted metrics (at most three; the first metric when none), then
@@ -151,8 +168,14 @@ fn evolutionary_choice(
     if objectives.len() == 1 {
         objectives.push(1);
     }
-    let front = evolve(decisions, &objectives, budgets, settings.nsga, settings.seed)?;
-    Ok(front.into_iter().min_by(|a, b| {
-        decisions.evaluate(a)[0].total_cmp(&decisions.evaluate(b)[0])
-    }))
+    let front = evolve(
+        decisions,
+        &objectives,
+        budgets,
+        settings.nsga,
+        settings.seed,
+    )?;
+    Ok(front
+        .into_iter()
+        .min_by(|a, b| decisions.evaluate(a)[0].total_cmp(&decisions.evaluate(b)[0])))
 }

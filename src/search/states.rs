@@ -72,9 +72,9 @@ impl States {
     /// compares integers instead of slices.
     fn key_code(&self, state: usize, radix: &[usize]) -> u64 {
         let key = self.key(state);
-        key.iter()
-            .zip(radix)
-            .fold(0u64, |code, (&option, &base)| code * base as u64 + u64::from(option))
+        key.iter().zip(radix).fold(0u64, |code, (&option, &base)| {
+            code * base as u64 + u64::from(option)
+        })
     }
 
     /// Orders records by (key, costs, objective, index): a total order, so the unstable sort is
@@ -86,7 +86,9 @@ impl States {
             .then_with(|| {
                 let (x, y) = (self.cost(a.index as usize), self.cost(b.index as usize));
                 let pairs = x.iter().zip(y).skip(1);
-                pairs.fold(Ordering::Equal, |order, (x, y)| order.then_with(|| x.total_cmp(y)))
+                pairs.fold(Ordering::Equal, |order, (x, y)| {
+                    order.then_with(|| x.total_cmp(y))
+                })
             })
             .then_with(|| a.objective.total_cmp(&b.objective))
             .then(a.index.cmp(&b.index))

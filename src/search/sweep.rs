@@ -49,7 +49,13 @@ pub fn sweep(problem: &Problem, spec: &SweepSpec) -> Result<Front, SearchError> 
     let settings = &spec.settings;
     let (levels, found) = match settings.solver {
         Solver::Evolutionary => {
-            let choices = evolve(problem.decisions(), &objectives, &fixed, settings.nsga, settings.seed)?;
+            let choices = evolve(
+                problem.decisions(),
+                &objectives,
+                &fixed,
+                settings.nsga,
+                settings.seed,
+            )?;
             (BTreeMap::new(), with_budgets(choices, &spec.budgets))
         }
         Solver::Random => {
@@ -64,7 +70,14 @@ pub fn sweep(problem: &Problem, spec: &SweepSpec) -> Result<Front, SearchError> 
         }
     };
     let baselines = uniform_baselines(problem, &objectives, &spec.budgets, &fixed);
-    Ok(assemble(problem, spec, &objectives, levels, found, baselines))
+    Ok(assemble(
+        problem,
+        spec,
+        &objectives,
+        levels,
+        found,
+        baselines,
+    ))
 }
 
 fn invalid(reason: String) -> SearchError {
@@ -84,7 +97,9 @@ fn swept_slots(problem: &Problem, spec: &SweepSpec) -> Result<Vec<usize>, Search
     for metric in &spec.metrics {
         let Some(index) = problem.metric_index(metric) else {
             let known = problem.metrics().join(", ");
-            return Err(invalid(format!("unknown metric {metric:?}; the problem's cost metrics are [{known}]")));
+            return Err(invalid(format!(
+                "unknown metric {metric:?}; the problem's cost metrics are [{known}]"
+            )));
         };
         if slots.contains(&(1 + index)) || spec.budgets.iter().any(|b| &b.metric == metric) {
             return Err(invalid(format!(
@@ -192,7 +207,43 @@ fn assemble(
 ) -> Front {
     let decisions = problem.decisions();
     let settings = &spec.settings;
-    let seed = settings.solver.is_seeded().then_some(settings.seed);
+    let plans = front_plans(problem, settings, objectives, found, &baselines);
+    let bounds: Vec<(f64, f64)> = objectives
+        .iter()
+        .map(|&slot| decisions.bounds(slot))
+        .collect();
+    let ideal: Vec<f64> = bounds.iter().map(|b| b.0).collect();
+    let reference: Vec<f64> = bounds.iter().map(|b| b.1).collect();
+    let front_points: Vec<Vec<f64>> = plans.iter().map(|p| p.objectives.clone()).collect();
+    let mut metrics = vec!["error".to_string()];
+    metrics.extend(spec.metrics.iter().cloned());
+    Front {
+        schema: FRONT_SCHEMA.to_string(),
+        solver: settings.solver.name().to_string(),
+        seed: settings.solver.is_seeded().then_some(settings.seed),
+        metrics,
+        budgets: spec.budgets.clone(),
+        levels,
+        hypervolume: normalized_hypervolume(&front_points, &ideal, &reference),
+        recommended: recommend(&plans, &ideal, &reference),
+        ideal_point: ideal,
+        reference_point: reference,
+        plans,
+        baselines,
+        provenance: Provenance::of(problem),
+    }
+}
+
+/// The distinct, non-dominated plans found, by increasing cost, each flagged when a baseline
+/// dominates it.
+fn front_plans(
+    problem: &Problem,
+    settings: &Settings,
+    objectives: &[usize],
+    found: Vec<Found>,
+    baselines: &[Baseline],
+) -> Vec<FrontPlan> {
+    let decisions = problem.decisions();
     let mut seen = BTreeSet::new();
     let found: Vec<Found> = found
         .into_iter()
@@ -207,52 +258,32 @@ fn assemble(
         .collect();
     let mut kept = non_dominated(&points);
     kept.sort_by(|&a, &b| cost_then_error(&points[a], &points[b]));
-    let plans: Vec<FrontPlan> = kept
-        .into_iter()
+    kept.into_iter()
         .map(|index| {
             let entry = &found[index];
-            let candidates = decisions.layer_candidates(&entry.choice);
             let context = PlanContext {
                 solver: settings.solver.name(),
-                seed,
+                seed: settings.solver.is_seeded().then_some(settings.seed),
                 budgets: &entry.budgets,
                 reasons: BTreeMap::new(),
             };
+            let candidates = decisions.layer_candidates(&entry.choice);
             FrontPlan {
-                dominated_by: dominating_baseline(&baselines, &points[index]),
+                dominated_by: dominating_baseline(baselines, &points[index]),
                 objectives: points[index].clone(),
                 plan: Plan::build(problem, &candidates, context),
             }
         })
-        .collect();
-    let bounds: Vec<(f64, f64)> = objectives.iter().map(|&slot| decisions.bounds(slot)).collect();
-    let ideal: Vec<f64> = bounds.iter().map(|b| b.0).collect();
-    let reference: Vec<f64> = bounds.iter().map(|b| b.1).collect();
-    let front_points: Vec<Vec<f64>> = plans.iter().map(|p| p.objectives.clone()).collect();
-    let mut metrics = vec!["error".to_string()];
-    metrics.extend(spec.metrics.iter().cloned());
-    Front {
-        schema: FRONT_SCHEMA.to_string(),
-        solver: settings.solver.name().to_string(),
-        seed,
-        metrics,
-        budgets: spec.budgets.clone(),
-        levels,
-        hypervolume: normalized_hypervolume(&front_points, &ideal, &reference),
-        recommended: recommend(&plans, &ideal, &reference),
-        ideal_point: ideal,
-        reference_point: reference,
-        plans,
-        baselines,
-        provenance: Provenance::of(problem),
-    }
+        .collect()
 }
 
 /// Orders by the cost objectives, then by error.
 fn cost_then_error(a: &[f64], b: &[f64]) -> std::cmp::Ordering {
     let costs = a[1..].iter().zip(&b[1..]);
     costs
-        .fold(std::cmp::Ordering::Equal, |order, (x, y)| order.then(x.total_cmp(y)))
+        .fold(std::cmp::Ordering::Equal, |order, (x, y)| {
+            order.then(x.total_cmp(y))
+        })
         .then(a[0].total_cmp(&b[0]))
 }
 

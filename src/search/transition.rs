@@ -130,7 +130,11 @@ fn flatten_matrix(
             index: position,
             from: spec.from.clone(),
             to: spec.to.clone(),
-            found: format!("{} rows of [{}] values", spec.cost.len(), lengths.join(", ")),
+            found: format!(
+                "{} rows of [{}] values",
+                spec.cost.len(),
+                lengths.join(", ")
+            ),
             rows,
             cols,
         });

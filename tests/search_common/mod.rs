@@ -37,9 +37,17 @@ fn number() -> impl Strategy<Value = f64> {
     prop_oneof![(0u8..6).prop_map(f64::from), 0.0f64..10.0]
 }
 
-pub fn generated(max_layers: usize, with_ties: bool, with_transitions: bool) -> impl Strategy<Value = Generated> {
+pub fn generated(
+    max_layers: usize,
+    with_ties: bool,
+    with_transitions: bool,
+) -> impl Strategy<Value = Generated> {
     let tie_count = if with_ties { 0..4usize } else { 0..1usize };
-    let transition_count = if with_transitions { 0..6usize } else { 0..1usize };
+    let transition_count = if with_transitions {
+        0..6usize
+    } else {
+        0..1usize
+    };
     (
         1..=max_layers,
         1..=2usize,
@@ -55,7 +63,17 @@ pub fn generated(max_layers: usize, with_ties: bool, with_transitions: bool) -> 
         0..=2usize,
     )
         .prop_map(
-            |(layers, metrics, candidates, orders, values, ties, transitions, budget_fractions, budget_count)| {
+            |(
+                layers,
+                metrics,
+                candidates,
+                orders,
+                values,
+                ties,
+                transitions,
+                budget_fractions,
+                budget_count,
+            )| {
                 let transitions = transitions
                     .into_iter()
                     .map(|(from, to, metric, pool)| {

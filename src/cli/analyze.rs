@@ -1,0 +1,148 @@
+//! `bitplan analyze`: the sensitivity table of a model over a search space.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use candle_core::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use bitplan::model::reference::{load_image_classifier, ImageClassifier};
+use bitplan::model::RunnableModel;
+use bitplan::sensitivity::journal::{journal_path, write_table};
+use bitplan::sensitivity::{analyze, Metric, Proxy, Settings, Shard, DEFAULT_PROBES};
+use bitplan::space::{resolve, ResolvedSpace, SearchSpace};
+
+/// Images per calibration batch: the confidence interval is over batches, so N/32 batches.
+pub const CALIB_BATCH: usize = 32;
+
+/// Measure, for every layer and every candidate of a search space, how much the model's output
+/// degrades when that layer alone takes that candidate (KL divergence of the output distribution
+/// for classifiers), as mean, standard error and 95% interval over calibration batches of 32
+/// images. Proxies (weight MSE/SQNR, Fisher, Hessian trace) are reported beside it.
+///
+/// Finished cells are appended to OUT.journal; after a kill, rerun with --resume to skip them.
+/// --shard k/n analyzes every n-th cell; `bitplan merge` joins the shards.
+#[derive(Debug, clap::Parser)]
+#[command(
+    after_help = "Examples:\n  bitplan analyze fashion-cnn --space search-spaces/int-weight-only.toml --out sens.json\n  bitplan analyze mnist-cnn --space search-spaces/int-w-a.toml --calib 512 --proxy weight --proxy fisher --out sens.json\n  bitplan analyze fashion-cnn --space search-spaces/gguf.toml --shard 1/2 --out shard1.json"
+)]
+pub struct Args {
+    /// Reference model name (fashion-cnn, mnist-cnn) or weight file (.safetensors, .pth).
+    pub model: String,
+    /// Architecture of a weight file: fashion-cnn or mnist-cnn.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Search-space file (see search-spaces/).
+    #[arg(long)]
+    pub space: PathBuf,
+    /// Calibration images (from the model's training split), in batches of 32.
+    #[arg(long, default_value_t = 256)]
+    pub calib: usize,
+    /// Output distance: kl (classifiers, LMs) or cosine (embedding models).
+    #[arg(long, default_value = "kl")]
+    pub metric: Metric,
+    /// Proxies to compute beside the measured error: weight, fisher, hessian (repeatable).
+    #[arg(long = "proxy")]
+    pub proxies: Vec<Proxy>,
+    /// Hutchinson probes per layer for the hessian proxy.
+    #[arg(long, default_value_t = DEFAULT_PROBES)]
+    pub probes: usize,
+    /// Seed of every random choice (Hutchinson probes).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Analyze only shard K of N (K/N, 1-based).
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Continue from OUT.journal, recomputing no finished cell.
+    #[arg(long)]
+    pub resume: bool,
+    /// Output file (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 1/4");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (index, count) = (
+        k.parse::<usize>().map_err(|_| bad())?,
+        n.parse::<usize>().map_err(|_| bad())?,
+    );
+    if index == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+/// The model, its resolved space and calibration batches (shared with validate-sensitivity).
+pub fn load(
+    model: &str,
+    arch: Option<&str>,
+    space: &std::path::Path,
+    calib: usize,
+) -> anyhow::Result<(ImageClassifier, ResolvedSpace, Vec<Tensor>)> {
+    let classifier = load_image_classifier(model, arch)?;
+    let space = SearchSpace::load(space)?;
+    let resolved = resolve(&space, classifier.model.graph())?;
+    let batches = calibration_batches(&classifier, calib)?;
+    Ok((classifier, resolved, batches))
+}
+
+/// The first `calib` calibration images in batches of [`CALIB_BATCH`].
+pub fn calibration_batches(
+    classifier: &ImageClassifier,
+    calib: usize,
+) -> anyhow::Result<Vec<Tensor>> {
+    if calib == 0 || calib > classifier.calibration.len() {
+        anyhow::bail!(
+            "--calib {calib}: must be between 1 and {} (the calibration images of this model)",
+            classifier.calibration.len()
+        );
+    }
+    classifier
+        .calibration
+        .batch_ranges(CALIB_BATCH, Some(calib))
+        .into_iter()
+        .map(|(start, end)| {
+            Ok(classifier
+                .calibration
+                .batch(start, end, &Device::Cpu)?
+                .pixels)
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (classifier, resolved, batches) =
+        load(&args.model, args.arch.as_deref(), &args.space, args.calib)?;
+    let settings = Settings {
+        metric: args.metric,
+        proxies: args.proxies.clone(),
+        hutchinson_probes: args.probes,
+        seed: args.seed,
+        shard: args.shard,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} cells  {elapsed_precise} elapsed, ETA {eta}",
+    )?);
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let journal = journal_path(&args.out);
+    let table = analyze(
+        &classifier.model,
+        &resolved,
+        &batches,
+        &settings,
+        Some((&journal, args.resume)),
+        &progress,
+    )
+    .with_context(|| format!("analyzing {} over {}", args.model, args.space.display()))?;
+    bar.finish_and_clear();
+    write_table(&args.out, &table)?;
+    let excluded: usize = resolved.layers.iter().map(|l| l.excluded.len()).sum();
+    println!("{} cells of {} ({} layers; {excluded} layer/candidate pairs excluded by shape or pins) written to {}", table.cells.len(), table.total_cells, resolved.layers.len(), args.out.display());
+    Ok(())
+}

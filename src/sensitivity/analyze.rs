@@ -1,0 +1,384 @@
+//! The analysis: every (layer, candidate) cell measured with only that layer quantized, proxies
+//! beside it, spread over cores with rayon, each finished cell journaled.
+//!
+//! The fp32 reference outputs, the calibration ranges and the per-layer gradient statistics are
+//! computed once and shared by all cells of a layer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::{DType, Tensor};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::grad::{fisher_diagonal, fisher_score, hessian_trace, pseudo_labels};
+use super::journal::Journal;
+use super::measure::{measure, reference_outputs, Metric};
+use super::stats::Estimate;
+use super::table::{
+    in_shard, sha256_hex, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
+};
+use super::SensitivityError;
+use crate::model::calibrate::DEFAULT_RANGE_METHOD;
+use crate::model::{Assignment, Calibration, LayerFormats, PreparedAssignment, RunnableModel};
+use crate::quant::{error_metrics, fake_quant_weight};
+use crate::space::{Candidate, ResolvedSpace};
+
+/// Hutchinson probes per layer by default: the estimate's relative error falls as 1/√probes.
+pub const DEFAULT_PROBES: usize = 16;
+
+/// A proxy to compute beside the measured error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proxy {
+    /// Weight MSE and SQNR.
+    Weight,
+    Fisher,
+    Hessian,
+}
+
+impl FromStr for Proxy {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "weight" => Ok(Self::Weight),
+            "fisher" => Ok(Self::Fisher),
+            "hessian" => Ok(Self::Hessian),
+            other => Err(format!(
+                "unknown proxy `{other}`: valid proxies are weight, fisher, hessian"
+            )),
+        }
+    }
+}
+
+/// Settings of one analysis.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub metric: Metric,
+    pub proxies: Vec<Proxy>,
+    pub hutchinson_probes: usize,
+    pub seed: u64,
+    pub shard: Option<Shard>,
+}
+
+/// One cell to measure.
+#[derive(Debug, Clone)]
+struct CellJob {
+    index: usize,
+    layer: String,
+    candidate: Candidate,
+}
+
+/// Per-layer gradient statistics shared by the layer's cells.
+#[derive(Default)]
+struct LayerStats {
+    fisher: Option<Tensor>,
+    trace: Option<f64>,
+}
+
+fn jobs(space: &ResolvedSpace) -> Vec<CellJob> {
+    let all = space.layers.iter().flat_map(|layer| {
+        layer
+            .candidates
+            .iter()
+            .map(move |candidate| (layer.name.clone(), candidate.clone()))
+    });
+    all.enumerate()
+        .map(|(index, (layer, candidate))| CellJob {
+            index,
+            layer,
+            candidate,
+        })
+        .collect()
+}
+
+/// The provenance of analyzing `model` on `batches` over `space`.
+pub fn provenance(
+    model: &dyn RunnableModel,
+    space: &ResolvedSpace,
+    batches: &[Tensor],
+    settings: &Settings,
+) -> Result<Provenance, SensitivityError> {
+    let graph = model.graph();
+    let mut weights = Vec::new();
+    for layer in &graph.layers {
+        if let Some(weight) = model.weight(&layer.name) {
+            weights.extend(tensor_bytes(weight)?);
+        }
+    }
+    let mut data = Vec::new();
+    for batch in batches {
+        data.extend(tensor_bytes(batch)?);
+    }
+    let space_json = serde_json::to_vec(space).map_err(|e| SensitivityError::Invalid {
+        what: "search space".into(),
+        reason: e.to_string(),
+    })?;
+    let mut proxies: Vec<Proxy> = settings.proxies.clone();
+    proxies.sort();
+    proxies.dedup();
+    Ok(Provenance {
+        bitplan_version: env!("CARGO_PKG_VERSION").into(),
+        model: graph.model.clone(),
+        model_hash: sha256_hex(&weights),
+        calib_hash: sha256_hex(&data),
+        calib_samples: batches
+            .iter()
+            .map(|b| b.dims().first().copied().unwrap_or(0))
+            .sum(),
+        calib_batches: batches.len(),
+        space: space.space.clone(),
+        space_hash: sha256_hex(&space_json),
+        metric: settings.metric.to_string(),
+        proxies: proxies
+            .iter()
+            .map(|p| format!("{p:?}").to_lowercase())
+            .collect(),
+        hutchinson_probes: if proxies.contains(&Proxy::Hessian) {
+            settings.hutchinson_probes
+        } else {
+            0
+        },
+        seed: settings.seed,
+    })
+}
+
+fn tensor_bytes(tensor: &Tensor) -> Result<Vec<u8>, SensitivityError> {
+    let values = tensor
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// Runs the analysis. With `journal`, finished cells are appended there and, with `resume`, the
+/// cells already in it are not recomputed. `progress(done, total)` is called after each cell
+/// (and once at the start, with the cells already finished).
+pub fn analyze(
+    model: &dyn RunnableModel,
+    space: &ResolvedSpace,
+    batches: &[Tensor],
+    settings: &Settings,
+    journal: Option<(&Path, bool)>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SensitivityTable, SensitivityError> {
+    if batches.is_empty() {
+        return Err(SensitivityError::Invalid {
+            what: "calibration data".into(),
+            reason: "no batches: pass --calib N with N >= 1".into(),
+        });
+    }
+    let provenance = provenance(model, space, batches, settings)?;
+    let all = jobs(space);
+    let total_cells = all.len();
+    let mine: Vec<CellJob> = all
+        .into_iter()
+        .filter(|job| in_shard(settings.shard, job.index))
+        .collect();
+    let (journal, mut finished) = match journal {
+        Some((path, resume)) => {
+            let (journal, cells) = Journal::open(path, &provenance, settings.shard, resume)?;
+            (Some(journal), cells)
+        }
+        None => (None, Vec::new()),
+    };
+    let done_indices: Vec<usize> = finished.iter().map(|c| c.index).collect();
+    let pending: Vec<CellJob> = mine
+        .iter()
+        .filter(|job| !done_indices.contains(&job.index))
+        .cloned()
+        .collect();
+    let done = AtomicUsize::new(mine.len() - pending.len());
+    progress(done.load(Ordering::SeqCst), mine.len());
+    let context = Context::new(model, space, batches, settings, &pending)?;
+    let computed: Vec<Cell> = pending
+        .par_iter()
+        .map(|job| {
+            let cell = context.cell(job)?;
+            if let Some(journal) = &journal {
+                journal.append(&cell)?;
+            }
+            progress(done.fetch_add(1, Ordering::SeqCst) + 1, mine.len());
+            Ok(cell)
+        })
+        .collect::<Result<_, SensitivityError>>()?;
+    finished.extend(computed);
+    finished.sort_by_key(|cell| cell.index);
+    let table = SensitivityTable {
+        schema: SENSITIVITY_SCHEMA.into(),
+        provenance,
+        shard: settings.shard,
+        total_cells,
+        ties: space.ties.clone(),
+        cells: finished,
+    };
+    drop(journal);
+    Ok(table)
+}
+
+/// What every cell shares: reference outputs, calibration, pseudo-labels, layer statistics.
+struct Context<'a> {
+    model: &'a dyn RunnableModel,
+    batches: &'a [Tensor],
+    settings: &'a Settings,
+    reference: Vec<Vec<Vec<f64>>>,
+    calibration: Option<Calibration>,
+    stats: BTreeMap<String, LayerStats>,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        model: &'a dyn RunnableModel,
+        space: &ResolvedSpace,
+        batches: &'a [Tensor],
+        settings: &'a Settings,
+        pending: &[CellJob],
+    ) -> Result<Self, SensitivityError> {
+        let reference = reference_outputs(model, batches)?;
+        let needs_ranges = space
+            .layers
+            .iter()
+            .flat_map(|l| &l.candidates)
+            .any(|c| c.activation.info().needs_calibration);
+        let calibration = needs_ranges
+            .then(|| Calibration::run(model, batches, DEFAULT_RANGE_METHOD))
+            .transpose()?;
+        let mut layers: Vec<(usize, String)> = Vec::new();
+        for job in pending {
+            if !layers.iter().any(|(_, name)| *name == job.layer) {
+                let position = model
+                    .graph()
+                    .layers
+                    .iter()
+                    .position(|l| l.name == job.layer)
+                    .unwrap_or(0);
+                layers.push((position, job.layer.clone()));
+            }
+        }
+        let labelled = labelled_batches(model, batches)?;
+        let stats = layers
+            .par_iter()
+            .map(|(position, layer)| {
+                Ok((
+                    layer.clone(),
+                    layer_stats(model, layer, *position, &labelled, settings)?,
+                ))
+            })
+            .collect::<Result<BTreeMap<_, _>, SensitivityError>>()?;
+        Ok(Self {
+            model,
+            batches,
+            settings,
+            reference,
+            calibration,
+            stats,
+        })
+    }
+
+    fn cell(&self, job: &CellJob) -> Result<Cell, SensitivityError> {
+        let graph = self.model.graph();
+        let formats = LayerFormats {
+            weight: job.candidate.weight,
+            activation: job.candidate.activation,
+        };
+        let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats);
+        let prepared = PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
+        let values = measure(
+            self.model,
+            &prepared,
+            self.batches,
+            &self.reference,
+            self.settings.metric,
+        )?;
+        let layer = graph.layer(&job.layer);
+        let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
+            job.candidate.weight.bits_per_element(&l.weight_shape)
+        });
+        Ok(Cell {
+            index: job.index,
+            layer: job.layer.clone(),
+            candidate: job.candidate.name.clone(),
+            weight_format: job.candidate.weight.to_string(),
+            activation_format: job.candidate.activation.to_string(),
+            weight_bits,
+            weight_elements: layer.map_or(0, |l| l.weight_shape.iter().product()),
+            error: Estimate::from_values(&values),
+            proxies: self.proxies(job)?,
+        })
+    }
+
+    fn proxies(&self, job: &CellJob) -> Result<Proxies, SensitivityError> {
+        let mut proxies = Proxies::default();
+        let Some(weight) = self.model.weight(&job.layer) else {
+            return Ok(proxies);
+        };
+        let quantized = fake_quant_weight(job.candidate.weight, weight).map_err(|e| {
+            SensitivityError::Invalid {
+                what: format!(
+                    "layer `{}` weight format {}",
+                    job.layer, job.candidate.weight
+                ),
+                reason: e.to_string(),
+            }
+        })?;
+        let metrics = error_metrics(weight, &quantized).map_err(|e| SensitivityError::Invalid {
+            what: format!("layer `{}`", job.layer),
+            reason: e.to_string(),
+        })?;
+        if self.settings.proxies.contains(&Proxy::Weight) {
+            proxies.weight_mse = Some(metrics.mse);
+            proxies.weight_sqnr_db = Some(metrics.sqnr_db);
+        }
+        let stats = self.stats.get(&job.layer);
+        if let Some(fisher) = stats.and_then(|s| s.fisher.as_ref()) {
+            proxies.fisher = Some(fisher_score(fisher, weight, &quantized)?);
+        }
+        if let Some(trace) = stats.and_then(|s| s.trace) {
+            // Tr(H)/n · ‖Q(W) − W‖², and ‖Q(W) − W‖² = n · mse.
+            proxies.hessian = Some(trace * metrics.mse);
+        }
+        Ok(proxies)
+    }
+}
+
+fn labelled_batches(
+    model: &dyn RunnableModel,
+    batches: &[Tensor],
+) -> Result<Vec<(Tensor, Tensor)>, SensitivityError> {
+    let fp32 = PreparedAssignment::fp32(model)?;
+    batches
+        .iter()
+        .map(|batch| Ok((batch.clone(), pseudo_labels(&model.forward(batch, &fp32)?)?)))
+        .collect()
+}
+
+fn layer_stats(
+    model: &dyn RunnableModel,
+    layer: &str,
+    position: usize,
+    batches: &[(Tensor, Tensor)],
+    settings: &Settings,
+) -> Result<LayerStats, SensitivityError> {
+    let mut stats = LayerStats::default();
+    let Some(weight) = model.weight(layer) else {
+        return Ok(stats);
+    };
+    if settings.proxies.contains(&Proxy::Fisher) {
+        stats.fisher = Some(fisher_diagonal(model, layer, weight, batches)?);
+    }
+    if settings.proxies.contains(&Proxy::Hessian) {
+        // A per-layer seed, so the estimate does not depend on which thread runs which layer.
+        let seed = settings.seed ^ (position as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        stats.trace = Some(hessian_trace(
+            model,
+            layer,
+            weight,
+            batches,
+            settings.hutchinson_probes,
+            seed,
+        )?);
+    }
+    Ok(stats)
+}

@@ -1,0 +1,41 @@
+//! Errors of the sensitivity stage.
+
+use std::path::PathBuf;
+
+use crate::model::ModelError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SensitivityError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error("{what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("cannot merge {path}: {field} is {found}, but the first shard has {expected}; shards must come from the same model, calibration data, space and settings")]
+    ShardMismatch {
+        path: PathBuf,
+        field: String,
+        found: String,
+        expected: String,
+    },
+    #[error("journal {path} was written by a different analysis ({field} differs: journal has {found}, this run has {expected}); delete it or rerun with the original settings")]
+    JournalMismatch {
+        path: PathBuf,
+        field: String,
+        found: String,
+        expected: String,
+    },
+}
+
+pub(crate) fn file_error(
+    path: &std::path::Path,
+    reason: impl std::fmt::Display,
+) -> SensitivityError {
+    SensitivityError::File {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Gradient-based proxies. The loss is the cross-entropy of the model's logits against the fp32
+//! model's own top-1 predictions (pseudo-labels, so no labels are needed), averaged per batch.
+//!
+//! - Fisher: the diagonal empirical Fisher in weight space, Σ_batches (∂L/∂W)², later weighted
+//!   by the quantization error (Q(W) − W)². The executor substitutes weights, not layer outputs,
+//!   so the gradient is taken with respect to the weight.
+//! - Hessian trace (HAWQ-V2): Hutchinson, Tr(H) ≈ mean over Rademacher probes v of vᵀHv, with
+//!   Hv = (g(W + εv) − g(W − εv)) / 2ε (central difference of gradients, no double backward).
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::SensitivityError;
+use crate::model::{PreparedAssignment, RunnableModel};
+
+/// Relative finite-difference step: ε = STEP · RMS(W) (central differences are O(ε²) accurate;
+/// much smaller steps drown in f32 rounding of the gradients).
+const FD_STEP: f64 = 1e-2;
+
+/// The top-1 class of each output row (the pseudo-labels).
+pub fn pseudo_labels(reference_logits: &Tensor) -> Result<Tensor, SensitivityError> {
+    let classes = reference_logits.dims().last().copied().unwrap_or(1);
+    Ok(reference_logits.reshape(((), classes))?.argmax(D::Minus1)?)
+}
+
+fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor, SensitivityError> {
+    let classes = logits.dims().last().copied().unwrap_or(1);
+    let logits = logits.reshape(((), classes))?;
+    // Written out (max, exp, sum, log) so autograd sees every op.
+    let max = logits.max_keepdim(1)?.detach();
+    let shifted = logits.broadcast_sub(&max)?;
+    let log_sum = shifted.exp()?.sum_keepdim(1)?.log()?;
+    let log_probs = shifted.broadcast_sub(&log_sum)?;
+    let picked = log_probs.gather(&labels.unsqueeze(1)?, 1)?;
+    Ok(picked.mean_all()?.neg()?)
+}
+
+/// ∂L/∂W of `layer` at weight `weight` (everything else fp32) on one batch.
+pub fn layer_gradient(
+    model: &dyn RunnableModel,
+    layer: &str,
+    weight: &Tensor,
+    batch: &Tensor,
+    labels: &Tensor,
+) -> Result<Tensor, SensitivityError> {
+    let mut prepared = PreparedAssignment::fp32(model)?;
+    let var = Var::from_tensor(weight)?;
+    if let Some(entry) = prepared.layers.get_mut(layer) {
+        entry.weight = Some(var.as_tensor().clone());
+    }
+    let loss = cross_entropy(&model.forward(batch, &prepared)?, labels)?;
+    let grads = loss.backward()?;
+    match grads.get(var.as_tensor()) {
+        Some(grad) => Ok(grad.clone()),
+        None => Ok(weight.zeros_like()?),
+    }
+}
+
+/// Σ over batches of (∂L/∂W)², elementwise.
+pub fn fisher_diagonal(
+    model: &dyn RunnableModel,
+    layer: &str,
+    weight: &Tensor,
+    batches: &[(Tensor, Tensor)],
+) -> Result<Tensor, SensitivityError> {
+    let mut total = weight.zeros_like()?;
+    for (batch, labels) in batches {
+        total = (total + layer_gradient(model, layer, weight, batch, labels)?.sqr()?)?;
+    }
+    Ok(total)
+}
+
+/// Hutchinson estimate of Tr(H) of the mean-over-batches loss with respect to `layer`'s weight.
+pub fn hessian_trace(
+    model: &dyn RunnableModel,
+    layer: &str,
+    weight: &Tensor,
+    batches: &[(Tensor, Tensor)],
+    probes: usize,
+    seed: u64,
+) -> Result<f64, SensitivityError> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let count = weight.elem_count();
+    let rms = (weight.sqr()?.mean_all()?.to_scalar::<f32>()? as f64)
+        .sqrt()
+        .max(1e-8);
+    let step = FD_STEP * rms;
+    let mut total = 0.0;
+    for _ in 0..probes {
+        let signs: Vec<f32> = (0..count)
+            .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+            .collect();
+        let probe = Tensor::from_vec(signs, weight.dims(), &Device::Cpu)?;
+        let delta = (&probe * step)?;
+        let (plus, minus) = ((weight + &delta)?, (weight - &delta)?);
+        let mut quadratic = 0.0;
+        for (batch, labels) in batches {
+            let g_plus = layer_gradient(model, layer, &plus, batch, labels)?;
+            let g_minus = layer_gradient(model, layer, &minus, batch, labels)?;
+            let hv = ((g_plus - g_minus)? / (2.0 * step))?;
+            quadratic += (hv * &probe)?
+                .sum_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?;
+        }
+        total += quadratic / batches.len().max(1) as f64;
+    }
+    Ok(total / probes.max(1) as f64)
+}
+
+/// Σ fisher · (Q(W) − W)².
+pub fn fisher_score(
+    fisher: &Tensor,
+    weight: &Tensor,
+    quantized: &Tensor,
+) -> Result<f64, SensitivityError> {
+    let error = (quantized - weight)?.sqr()?;
+    Ok((fisher * error)?
+        .sum_all()?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?)
+}
