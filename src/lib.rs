@@ -5,9 +5,12 @@
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
 pub mod data;
+pub mod demo;
 pub mod hardware;
 pub mod model;
 pub mod quant;
+pub mod report;
 pub mod search;
 pub mod sensitivity;
 pub mod space;
+pub mod validate;

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod analyze;
+mod demo;
+mod diff;
 mod cost;
+mod analyze;
 mod eval;
 mod eval_seq;
 mod fake_quant;
@@ -14,10 +16,12 @@ mod formats;
 mod inspect;
 mod merge;
 mod profile;
+mod report;
 mod search;
 mod stdout;
 mod sweep;
 mod train_reference;
+mod validate;
 mod validate_sensitivity;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
@@ -47,6 +51,10 @@ enum Command {
     TrainReference(train_reference::Args),
     Search(search::Args),
     Sweep(sweep::Args),
+    Diff(diff::Args),
+    Validate(validate::Args),
+    Report(report::Args),
+    Demo(demo::Args),
     /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
     Cost(cost::Args),
     /// List, show, check and calibrate hardware profiles.
@@ -72,6 +80,10 @@ pub fn main() -> ExitCode {
         Command::TrainReference(args) => train_reference::run(args),
         Command::Search(args) => search::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Cost(args) => cost::run(args),
         Command::Profile(args) => profile::run(args),
         Command::Analyze(args) => analyze::run(args),

@@ -34,7 +34,7 @@ pub use error::SearchError;
 pub use exact::{ExactLimits, ExactMethod};
 pub use nsga2::NsgaConfig;
 pub use plan::{
-    Baseline, Front, FrontPlan, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,
+    Baseline, Front, FrontPlan, Measured, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,
 };
 pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
 pub use solver::{search, Settings, Solver};

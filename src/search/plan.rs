@@ -31,6 +31,30 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub transition_costs: BTreeMap<String, f64>,
     pub provenance: Provenance,
+    /// What `bitplan validate` measured when it ran the plan (absent before validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
+}
+
+/// A plan's measured values, beside the predicted `totals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// The task metric's name (e.g. `top1_accuracy_percent`) and its value on the evaluation split.
+    pub metric: String,
+    pub value: f64,
+    /// The same metric with every layer in fp32, measured in the same run.
+    pub reference_value: f64,
+    /// Evaluation samples the metric was measured on.
+    pub samples: usize,
+    /// Median wall time of one forward pass per sample on `latency_device` (microseconds);
+    /// absent when latency was not timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_device: Option<String>,
+    /// The uniform baseline whose measured metric and predicted cost both beat this plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dominated_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +79,10 @@ pub struct Provenance {
     /// sha256 of the canonical problem JSON.
     pub problem_sha256: String,
     pub bitplan_version: String,
+    /// The inputs behind the problem (model and data hashes, hardware profile and its hash,
+    /// search space), filled in by the stage that built the problem.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 impl Provenance {
@@ -63,6 +91,7 @@ impl Provenance {
             problem: problem.origin().to_string(),
             problem_sha256: problem.fingerprint(),
             bitplan_version: env!("CARGO_PKG_VERSION").to_string(),
+            inputs: BTreeMap::new(),
         }
     }
 }
@@ -122,6 +151,7 @@ impl Plan {
             slack,
             transition_costs,
             provenance: Provenance::of(problem),
+            measured: None,
         }
     }
 

@@ -1,0 +1,44 @@
+//! Errors of measured validation.
+
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    // Boxed: the wrapped errors are large, and every measuring function returns this type.
+    #[error(transparent)]
+    Model(Box<crate::model::ModelError>),
+    #[error(transparent)]
+    Data(Box<crate::data::DataError>),
+    #[error(transparent)]
+    Assignment(Box<crate::model::AssignmentError>),
+    #[error(transparent)]
+    Tensor(Box<candle_core::Error>),
+    #[error("plan layer `{layer}`: {field} `{value}` is not a format bitplan can run: {reason} (see `bitplan formats`)")]
+    Format {
+        layer: String,
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "plan layer `{layer}` has no {field}; a plan to validate needs both formats on every layer"
+    )]
+    MissingFormat { layer: String, field: &'static str },
+    #[error("candidate `{candidate}`: {reason}")]
+    Candidate { candidate: String, reason: String },
+}
+
+macro_rules! boxed_from {
+    ($($variant:ident: $source:ty),*) => {$(
+        impl From<$source> for ValidateError {
+            fn from(error: $source) -> Self {
+                ValidateError::$variant(Box::new(error))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Model: crate::model::ModelError,
+    Data: crate::data::DataError,
+    Assignment: crate::model::AssignmentError,
+    Tensor: candle_core::Error
+);
