@@ -94,8 +94,8 @@ fn print_summary(table: &CostTable) {
         table.model, table.profile, table.batch, table.seq
     );
     println!(
-        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>7}  {}",
-        "candidate", "latency_us", "weight_bytes", "energy_uj", "weight_bits", "bound%", "layers"
+        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>7}  layers",
+        "candidate", "latency_us", "weight_bytes", "energy_uj", "weight_bits", "bound%"
     );
     for candidate in &table.candidates {
         let costs: Vec<_> = table

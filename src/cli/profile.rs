@@ -103,8 +103,8 @@ fn list(json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<22} {:<9} {:<44} {}",
-        "name", "class", "peak tera-ops/s", "memory GB/s"
+        "{:<22} {:<9} {:<44} memory GB/s",
+        "name", "class", "peak tera-ops/s"
     );
     for profile in &profiles {
         let peaks: Vec<String> = profile

@@ -195,7 +195,8 @@ impl KernelRule {
 
     /// Whether a GEMM of `rows` x `cols` x `depth` meets the rule's shape conditions.
     pub fn fits(&self, rows: u64, cols: u64, depth: u64) -> bool {
-        let multiple = |value: u64, of: Option<u64>| of.is_none_or(|of| of > 0 && value % of == 0);
+        let multiple =
+            |value: u64, of: Option<u64>| of.is_none_or(|of| of > 0 && value.is_multiple_of(of));
         self.min_rows.is_none_or(|min| rows >= min)
             && multiple(cols, self.cols_multiple_of)
             && multiple(depth, self.depth_multiple_of)

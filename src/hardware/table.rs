@@ -119,11 +119,7 @@ pub fn cost_table(
     seq: u64,
 ) -> Result<CostTable, HardwareError> {
     let samples = samples(graph, batch, seq)?;
-    let total_weights: u64 = graph
-        .layers
-        .iter()
-        .map(|layer| weight_elements(layer))
-        .sum();
+    let total_weights: u64 = graph.layers.iter().map(weight_elements).sum();
     let mut layers = Vec::new();
     let mut priced: Vec<Vec<Priced>> = Vec::new();
     for layer in &graph.layers {

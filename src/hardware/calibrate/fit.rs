@@ -55,7 +55,8 @@ pub struct Conditions {
 
 impl Conditions {
     fn fits(&self, rows: usize, cols: usize, depth: usize) -> bool {
-        let multiple = |value: usize, of: Option<u64>| of.is_none_or(|of| value as u64 % of == 0);
+        let multiple =
+            |value: usize, of: Option<u64>| of.is_none_or(|of| (value as u64).is_multiple_of(of));
         self.min_rows.is_none_or(|min| rows as u64 >= min)
             && multiple(cols, self.cols_multiple_of)
             && multiple(depth, self.depth_multiple_of)
