@@ -3,7 +3,7 @@
 
 use bitplan::hardware::calibrate::measurements::{Machine, MatmulSample, ReadSample, SCHEMA};
 use bitplan::hardware::calibrate::{fit, measure, render, Kernel, MeasureSettings, Measurements};
-use bitplan::hardware::{dispatch, parse, price, FormatBits, Workload};
+use bitplan::hardware::{dispatch_for, parse, price, FormatBits, Workload};
 use bitplan::model::OpKind;
 
 /// The synthetic machine: 50 GB/s DRAM, 200 GB/s cache of 32 MiB.
@@ -15,25 +15,32 @@ fn machine() -> Machine {
     Machine {
         cpu: "synthetic".into(),
         logical_cpus: 2,
+        threads: 2,
         last_level_cache_bytes: Some(CACHE_BYTES),
         candle_version: "0.11".into(),
     }
 }
 
-/// Seconds of a synthetic kernel: `overhead` + max(MACs / rate, weight bytes / DRAM), with no
-/// size dependence, so the fit must find a flat curve.
+/// Seconds of a synthetic kernel: `overhead` + max(MACs / rate + weight unpacking once per 16
+/// rows at `unpack` elements/s, weight bytes / DRAM), with no size dependence otherwise, so the
+/// fit must find a flat curve.
 fn synthetic_seconds(
     kernel: Kernel,
-    rows: usize,
-    cols: usize,
-    depth: usize,
+    shape: (usize, usize, usize),
     rate: f64,
+    unpack: f64,
     overhead: f64,
 ) -> f64 {
+    let (rows, cols, depth) = shape;
     let (block, bytes) = kernel.block();
     let weight_bytes = (cols * depth / block * bytes) as f64;
     let macs = (rows * cols * depth) as f64;
-    overhead + (macs / rate).max(weight_bytes / (DRAM_GB_PER_S * 1e9))
+    let unpacking = if unpack > 0.0 {
+        rows.div_ceil(16) as f64 * (cols * depth) as f64 / unpack
+    } else {
+        0.0
+    };
+    overhead + (macs / rate + unpacking).max(weight_bytes / (DRAM_GB_PER_S * 1e9))
 }
 
 fn synthetic() -> Measurements {
@@ -48,10 +55,14 @@ fn synthetic() -> Measurements {
         },
     ];
     let mut matmul = Vec::new();
-    for (kernel, rate, overhead) in [(Kernel::F32, 100e9, 10e-6), (Kernel::Q4K, 40e9, 20e-6)] {
+    for (kernel, rate, unpack, overhead) in [
+        (Kernel::F32, 100e9, 0.0, 10e-6),
+        (Kernel::Q4K, 40e9, 5e9, 20e-6),
+    ] {
         for (cols, depth) in [(512, 512), (2048, 512), (2048, 2048)] {
             for rows in [1, 4, 16, 64, 256] {
-                let seconds = synthetic_seconds(kernel, rows, cols, depth, rate, overhead);
+                let seconds =
+                    synthetic_seconds(kernel, (rows, cols, depth), rate, unpack, overhead);
                 matmul.push(MatmulSample {
                     kernel,
                     rows,
@@ -83,7 +94,7 @@ fn fit_recovers_a_known_machine() {
     let f32_fit = fitted
         .kernels
         .iter()
-        .find(|k| k.kernel == Kernel::F32)
+        .find(|k| k.kernel == Kernel::F32 && k.path == "several rows")
         .unwrap();
     assert_eq!(f32_fit.overhead_us, 10.0);
     assert!(
@@ -97,6 +108,9 @@ fn fit_recovers_a_known_machine() {
         .find(|k| k.kernel == Kernel::Q4K)
         .unwrap();
     assert_eq!(q4k.overhead_us, 20.0);
+    let (unpack_rate, reuse_rows) = q4k.unpack.unwrap();
+    assert_eq!(reuse_rows, 16);
+    assert!((unpack_rate - 5.0).abs() < 1e-6, "{unpack_rate}");
     for kernel in &fitted.kernels {
         assert!(
             kernel.rms_log_error < 1e-3,
@@ -133,13 +147,6 @@ fn the_fitted_profile_prices_samples_as_the_fit_predicts() {
     let text = render("host-cpu", &measurements, &fitted);
     let profile = parse(&text, "host-cpu.toml", Some("host-cpu")).unwrap();
     for sample in &measurements.matmul {
-        let run = dispatch(
-            &profile,
-            OpKind::Linear,
-            sample.kernel.weight_format(),
-            "fp32",
-        )
-        .unwrap();
         let (rows, cols, depth) = (sample.rows as u64, sample.cols as u64, sample.depth as u64);
         let work = Workload {
             op: OpKind::Linear,
@@ -152,6 +159,7 @@ fn the_fitted_profile_prices_samples_as_the_fit_predicts() {
             input_elements: rows * depth,
             output_elements: rows * cols,
         };
+        let run = dispatch_for(&profile, &work, sample.kernel.weight_format(), "fp32").unwrap();
         let bits = FormatBits {
             stored_weight: sample.kernel.bits_per_weight(),
             run_activation: 32.0,

@@ -94,8 +94,8 @@ fn print_summary(table: &CostTable) {
         table.model, table.profile, table.batch, table.seq
     );
     println!(
-        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>7}  {}",
-        "candidate", "latency_us", "weight_bytes", "energy_uj", "weight_bits", "bound%", "layers"
+        "{:<16} {:>12} {:>14} {:>14} {:>12} {:>7}  layers",
+        "candidate", "latency_us", "weight_bytes", "energy_uj", "weight_bits", "bound%"
     );
     for candidate in &table.candidates {
         let costs: Vec<_> = table
@@ -103,6 +103,19 @@ fn print_summary(table: &CostTable) {
             .iter()
             .filter_map(|layer| layer.costs.iter().find(|c| c.candidate == candidate.name))
             .collect();
+        if costs.is_empty() {
+            println!(
+                "{:<16} {:>12} {:>14} {:>14} {:>12} {:>7}  0/{}",
+                candidate.name,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                table.layers.len()
+            );
+            continue;
+        }
         let latency: f64 = costs.iter().map(|c| c.cost.latency_us).sum();
         let bytes: u64 = costs.iter().map(|c| c.cost.weight_bytes).sum();
         let energy: f64 = costs.iter().map(|c| c.cost.energy_uj).sum();
@@ -111,7 +124,7 @@ fn print_summary(table: &CostTable) {
             .iter()
             .filter(|c| c.cost.bound == bitplan::hardware::Bound::Memory)
             .count();
-        let share = 100.0 * memory_bound as f64 / costs.len().max(1) as f64;
+        let share = 100.0 * memory_bound as f64 / costs.len() as f64;
         println!(
             "{:<16} {:>12.2} {:>14} {:>14.3} {:>12.3} {:>6.0}%  {}/{}",
             candidate.name,

@@ -64,7 +64,7 @@ struct CalibrateArgs {
     #[arg(long)]
     measurements: Option<PathBuf>,
     /// Fit from this measurements file instead of measuring.
-    #[arg(long, conflicts_with_all = ["measurements", "resume", "quick"])]
+    #[arg(long, conflicts_with_all = ["measurements", "resume", "quick", "threads"])]
     from: Option<PathBuf>,
     /// Seed for the random weights and activations.
     #[arg(long, default_value_t = 1)]
@@ -75,6 +75,10 @@ struct CalibrateArgs {
     /// Continue a partial measurements file left by an interrupted run.
     #[arg(long)]
     resume: bool,
+    /// Threads for candle's kernels [default: candle's own choice, all CPUs]. On a machine other
+    /// work shares, 1 avoids waiting for a descheduled worker thread on every call.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Overwrite OUT and the measurements file if they exist.
     #[arg(long)]
     force: bool,
@@ -99,8 +103,8 @@ fn list(json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<22} {:<9} {:<44} {}",
-        "name", "class", "peak tera-ops/s", "memory GB/s"
+        "{:<22} {:<9} {:<44} memory GB/s",
+        "name", "class", "peak tera-ops/s"
     );
     for profile in &profiles {
         let peaks: Vec<String> = profile
@@ -212,6 +216,11 @@ fn read_measurements(path: &Path) -> anyhow::Result<Measurements> {
 }
 
 fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
+    if let Some(threads) = args.threads {
+        // Read by candle and rayon when their thread pools start, which is after this point.
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
     let path = measurements_path(args);
     let previous = if args.resume {
         Some(read_measurements(&path)?)

@@ -1,7 +1,8 @@
 //! Which kernel runs a layer: the profile's `[[kernel]]` rules, its `[[fallback]]` chain, and
 //! its `[fallback-device]`, applied to one (op, weight format, activation format).
 //!
-//! 1. The first kernel rule whose ops and weight/activation patterns match wins.
+//! 1. The first kernel rule whose ops, weight/activation patterns and shape conditions match
+//!    wins (rules with shape conditions only match when the GEMM shape is known).
 //! 2. Otherwise the first fallback rule (each used at most once) that matches rewrites the weight
 //!    or activation format, and step 1 is tried again.
 //! 3. Otherwise the layer runs on the fallback device (fp32), or the pair is unsupported.
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::error::HardwareError;
 use super::precision::Precision;
 use super::profile::{Dequant, FallbackRule, KernelRule, Profile};
+use super::workload::Workload;
 use crate::model::OpKind;
 
 /// Where a layer runs.
@@ -66,11 +68,17 @@ fn matches(pattern: &str, name: &str) -> bool {
 fn kernel_for<'p>(
     profile: &'p Profile,
     op: OpKind,
+    shape: Option<(u64, u64, u64)>,
     weight: &str,
     activation: &str,
 ) -> Option<&'p KernelRule> {
     profile.kernel.iter().find(|rule| {
+        let shape_ok = match shape {
+            Some((rows, cols, depth)) => rule.fits(rows, cols, depth),
+            None => !rule.is_conditional(),
+        };
         rule.ops.contains(&op)
+            && shape_ok
             && matches_any(&rule.weight, weight)
             && matches_any(&rule.activation, activation)
     })
@@ -86,11 +94,32 @@ fn fallback_applies(rule: &FallbackRule, op: OpKind, weight: &str, activation: &
     op_ok && side_ok
 }
 
-/// Dispatches one layer. For weightless ops (attention matmuls) pass the activation format as
-/// the weight format: both operands are activations.
+/// Dispatches one layer call of `work`. For weightless ops (attention matmuls) pass the
+/// activation format as the weight format: both operands are activations.
+pub fn dispatch_for(
+    profile: &Profile,
+    work: &Workload,
+    weight: &str,
+    activation: &str,
+) -> Result<Dispatch, HardwareError> {
+    let shape = (work.rows, work.cols, work.depth);
+    dispatch_shape(profile, work.op, Some(shape), weight, activation)
+}
+
+/// Dispatches an op whose GEMM shape is not known: rules with shape conditions are skipped.
 pub fn dispatch(
     profile: &Profile,
     op: OpKind,
+    weight: &str,
+    activation: &str,
+) -> Result<Dispatch, HardwareError> {
+    dispatch_shape(profile, op, None, weight, activation)
+}
+
+fn dispatch_shape(
+    profile: &Profile,
+    op: OpKind,
+    shape: Option<(u64, u64, u64)>,
     weight: &str,
     activation: &str,
 ) -> Result<Dispatch, HardwareError> {
@@ -101,7 +130,7 @@ pub fn dispatch(
     let mut notes = Vec::new();
     let mut used = vec![false; profile.fallback.len()];
     loop {
-        if let Some(rule) = kernel_for(profile, op, &run_weight, &run_activation) {
+        if let Some(rule) = kernel_for(profile, op, shape, &run_weight, &run_activation) {
             return Ok(Dispatch {
                 device: Device::Main,
                 precision: rule.precision,

@@ -58,6 +58,8 @@ pub enum HardwareError {
     },
     #[error("layer {layer}: {message}")]
     Layer { layer: String, message: String },
+    #[error("model {model}: {message}")]
+    Model { model: String, message: String },
     #[error("format `{format}`: {message}")]
     Format { format: String, message: String },
     #[error("{file}: {message}")]

@@ -29,7 +29,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "arm-cortex-a76",
         include_str!("../../hardware-profiles/arm-cortex-a76.toml"),
     ),
-    // HOST-CPU-PENDING
+    (
+        "host-cpu",
+        include_str!("../../hardware-profiles/host-cpu.toml"),
+    ),
 ];
 
 /// A validated profile with where it came from.

@@ -20,7 +20,7 @@ pub mod validate;
 pub mod workload;
 
 pub use cost::{price, Bound, FormatBits, LayerCost};
-pub use dispatch::{dispatch, Device, Dispatch};
+pub use dispatch::{dispatch, dispatch_for, Device, Dispatch};
 pub use error::{FieldProblem, HardwareError};
 pub use load::{load, load_file, parse, shipped_names, LoadedProfile};
 pub use precision::Precision;

@@ -174,6 +174,33 @@ pub struct KernelRule {
     /// each kernel its own).
     #[serde(default)]
     pub by_macs: Vec<MacsPoint>,
+    /// The rule applies only to GEMMs with at least this many rows (M).
+    #[serde(default)]
+    pub min_rows: Option<u64>,
+    /// ... whose output columns (N) are a multiple of this.
+    #[serde(default)]
+    pub cols_multiple_of: Option<u64>,
+    /// ... whose reduction length (K) is a multiple of this.
+    #[serde(default)]
+    pub depth_multiple_of: Option<u64>,
+}
+
+impl KernelRule {
+    /// Whether the rule has shape conditions.
+    pub fn is_conditional(&self) -> bool {
+        self.min_rows.is_some()
+            || self.cols_multiple_of.is_some()
+            || self.depth_multiple_of.is_some()
+    }
+
+    /// Whether a GEMM of `rows` x `cols` x `depth` meets the rule's shape conditions.
+    pub fn fits(&self, rows: u64, cols: u64, depth: u64) -> bool {
+        let multiple =
+            |value: u64, of: Option<u64>| of.is_none_or(|of| of > 0 && value.is_multiple_of(of));
+        self.min_rows.is_none_or(|min| rows >= min)
+            && multiple(cols, self.cols_multiple_of)
+            && multiple(depth, self.depth_multiple_of)
+    }
 }
 
 fn one() -> f64 {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cost::{price, FormatBits, LayerCost};
-use super::dispatch::{dispatch, Dispatch};
+use super::dispatch::{dispatch_for, Dispatch};
 use super::error::HardwareError;
 use super::profile::Profile;
 use super::transition::{transition_cost, Side};
@@ -119,11 +119,7 @@ pub fn cost_table(
     seq: u64,
 ) -> Result<CostTable, HardwareError> {
     let samples = samples(graph, batch, seq)?;
-    let total_weights: u64 = graph
-        .layers
-        .iter()
-        .map(|layer| weight_elements(layer))
-        .sum();
+    let total_weights: u64 = graph.layers.iter().map(weight_elements).sum();
     let mut layers = Vec::new();
     let mut priced: Vec<Vec<Priced>> = Vec::new();
     for layer in &graph.layers {
@@ -148,14 +144,14 @@ pub fn cost_table(
 
 fn samples(graph: &Graph, batch: u64, seq: u64) -> Result<u64, HardwareError> {
     if batch == 0 || seq == 0 {
-        return Err(HardwareError::Layer {
-            layer: graph.model.clone(),
+        return Err(HardwareError::Model {
+            model: graph.model.clone(),
             message: format!("batch {batch} and seq {seq} must both be >= 1"),
         });
     }
     if graph.sample_unit != "token" && seq != 1 {
-        return Err(HardwareError::Layer {
-            layer: graph.model.clone(),
+        return Err(HardwareError::Model {
+            model: graph.model.clone(),
             message: format!(
                 "--seq {seq} applies to per-token models; this model's sample unit is `{}` (use --seq 1)",
                 graph.sample_unit
@@ -236,13 +232,8 @@ fn price_candidate(
         candidate.activation_format.clone()
     };
     catalog.activation_bits(&candidate.activation_format, &layer.input_shape)?;
-    let mut dispatched = dispatch(
-        profile,
-        layer.op,
-        &weight_format,
-        &candidate.activation_format,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut dispatched = dispatch_for(profile, work, &weight_format, &candidate.activation_format)
+        .map_err(|e| e.to_string())?;
     if has_weight && weight_format != candidate.weight_format {
         let note = format!(
             "{} does not fit weight shape {:?}: {weight_format} instead",

@@ -267,6 +267,15 @@ fn check_kernel(check: &mut Checker, profile: &Profile, index: usize, rule: &Ker
     if let Some(dequant) = &rule.dequant {
         check_dequant(check, &format!("{field}.dequant"), dequant);
     }
+    for (key, value) in [
+        ("min-rows", rule.min_rows),
+        ("cols-multiple-of", rule.cols_multiple_of),
+        ("depth-multiple-of", rule.depth_multiple_of),
+    ] {
+        if value == Some(0) {
+            check.problem(&format!("{field}.{key}"), 0, "an integer >= 1");
+        }
+    }
     let points: Vec<(f64, f64)> = rule.by_macs.iter().map(|p| (p.macs, p.fraction)).collect();
     check.curve(&format!("{field}.by-macs"), &points, "macs");
     if let Some(overhead) = rule.overhead_us {

@@ -85,7 +85,7 @@ impl Workload {
             }
         };
         let per_row = groups * cols * depth;
-        if per_row == 0 || layer.macs_per_sample % per_row != 0 {
+        if per_row == 0 || !layer.macs_per_sample.is_multiple_of(per_row) {
             return Err(HardwareError::Layer {
                 layer: layer.name.clone(),
                 message: format!(

@@ -1,25 +1,32 @@
 //! Fitting a profile to measurements: a pure function of the measurements file.
 //!
 //! The model fitted is exactly the one `cost::price` evaluates for a host-cpu layer:
-//!   t = overhead_k + max(compute, weights / dram_bw, activations / cache_bw)
-//!   compute = padded_macs / (rate_k · curve_k(padded_macs))
-//! - dram_bw: the parallel read bandwidth of the largest buffer (far beyond the last-level cache);
-//!   cache_bw: the best read bandwidth of a buffer that fits the cache.
-//! - per kernel k: the overhead (from a grid), the best MAC rate rate_k, and a curve of
-//!   efficiency by MACs with one knot per half decade, each knot fitted by coordinate descent to
-//!   minimise the root-mean-square of ln(predicted / measured) over the kernel's samples.
-//! - peak per precision = the best rate of its kernels; each kernel's efficiency = rate_k / peak.
+//!   t = overhead + max(compute, weights / dram_bw, activations / cache_bw)
+//!   compute = macs / (rate · curve(macs)) + ceil(rows / reuse_rows) · cols · depth / unpack_rate
+//! The second compute term is the profile's `dequant`: a kernel unpacks its weights once per
+//! `reuse_rows` rows (candle's repacked kernels keep a tile of rows per unpacked weight block;
+//! its generic ones unpack per row).
+//! - dram_bw: the larger of the read probe on the largest buffer and the weight bandwidth a
+//!   kernel demonstrably reached (weight bytes / seconds); cache_bw: the best read of a buffer
+//!   that fits the last-level cache.
+//! - per kernel path (see [`paths`]): overhead and reuse_rows from grids; 1/rate and
+//!   1/unpack_rate by least squares on relative error; then a curve of efficiency by MACs, one
+//!   knot per half decade, by coordinate descent on the RMS of ln(predicted / measured).
+//! - peak per precision = the best rate of its kernels; a kernel's efficiency = rate / peak.
 
 use serde::{Deserialize, Serialize};
 
 use super::measurements::{Kernel, MatmulSample, Measurements};
+use crate::hardware::curve::interpolate;
 use crate::hardware::error::HardwareError;
 use crate::hardware::precision::Precision;
 
-/// Overheads tried for each kernel, microseconds.
-const OVERHEAD_GRID_US: [f64; 16] = [
-    0.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 75.0, 100.0, 150.0, 200.0,
+/// Overheads tried for each kernel path, microseconds.
+const OVERHEAD_GRID_US: [f64; 12] = [
+    0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0,
 ];
+/// Rows that share one weight unpacking, tried for each path (0: no unpacking term).
+const REUSE_GRID: [u64; 11] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 /// Multiplicative steps tried for each knot in one round of coordinate descent.
 const KNOT_STEPS: [f64; 8] = [0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.4];
 /// Rounds of coordinate descent over the knots.
@@ -31,23 +38,77 @@ const KNOTS_PER_DECADE: f64 = 2.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryFit {
     pub dram_gb_per_s: f64,
-    /// The buffer size the DRAM figure was read from.
-    pub dram_probe_bytes: usize,
+    /// How the DRAM figure was obtained (probe or a kernel's weight stream).
+    pub dram_source: String,
     pub cache_gb_per_s: f64,
     pub cache_probe_bytes: usize,
     pub cache_capacity_bytes: u64,
 }
 
-/// One kernel's fitted terms and how well they reproduce its samples.
+/// Shape conditions of one kernel path (as in a profile's kernel rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conditions {
+    pub min_rows: Option<u64>,
+    pub cols_multiple_of: Option<u64>,
+    pub depth_multiple_of: Option<u64>,
+}
+
+impl Conditions {
+    fn fits(&self, rows: usize, cols: usize, depth: usize) -> bool {
+        let multiple =
+            |value: usize, of: Option<u64>| of.is_none_or(|of| (value as u64).is_multiple_of(of));
+        self.min_rows.is_none_or(|min| rows as u64 >= min)
+            && multiple(cols, self.cols_multiple_of)
+            && multiple(depth, self.depth_multiple_of)
+    }
+}
+
+/// The code paths candle 0.11 takes for each kernel on x86 (checked most specific first): its
+/// repacked AVX512-VNNI kernels (`quantized::repack_x86::select`: q4_k when N % 16 = 0, q6_k
+/// also needing M > 1, q8_0 also K % 256 = 0), and gemm's one-row path for the float kernels.
+/// Each path is fitted on its own samples; where a path does not exist on a machine the fits
+/// of its samples and of the generic path simply agree.
+pub fn paths(kernel: Kernel) -> Vec<(&'static str, Conditions)> {
+    let generic = ("generic", Conditions::default());
+    let repacked = |min_rows, depth| Conditions {
+        min_rows,
+        cols_multiple_of: Some(16),
+        depth_multiple_of: depth,
+    };
+    match kernel {
+        Kernel::F32 | Kernel::F16 | Kernel::Bf16 => {
+            vec![
+                (
+                    "several rows",
+                    Conditions {
+                        min_rows: Some(2),
+                        ..Conditions::default()
+                    },
+                ),
+                generic,
+            ]
+        }
+        Kernel::Q8_0 => vec![("repacked", repacked(None, Some(256))), generic],
+        Kernel::Q6K => vec![("repacked", repacked(Some(2), None)), generic],
+        Kernel::Q4K => vec![("repacked", repacked(None, None)), generic],
+        _ => vec![generic],
+    }
+}
+
+/// One kernel path's fitted terms and how well they reproduce its samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelFit {
     pub kernel: Kernel,
+    pub path: String,
+    pub conditions: Conditions,
     pub precision: Precision,
-    /// Best MAC rate, 10^12 operations per second (1 MAC = 2 operations).
+    /// MAC rate, 10^12 operations per second (1 MAC = 2 operations).
     pub rate_tera_ops_per_s: f64,
     /// rate / the precision's peak.
     pub efficiency: f64,
     pub overhead_us: f64,
+    /// Weight unpacking: (10^9 elements per second, rows per unpacking), if the path has it.
+    pub unpack: Option<(f64, u64)>,
     /// (MACs, fraction) knots.
     pub curve: Vec<(f64, f64)>,
     pub samples: usize,
@@ -67,7 +128,7 @@ pub struct Fitted {
 }
 
 impl Fitted {
-    /// One line: samples, share within ±10%, worst kernel.
+    /// One line: samples and the share predicted within ±10%.
     pub fn summary(&self) -> String {
         let samples: usize = self.kernels.iter().map(|k| k.samples).sum();
         let within: f64 = self
@@ -105,13 +166,19 @@ pub fn fit(measurements: &Measurements) -> Result<Fitted, HardwareError> {
     let memory = fit_memory(measurements)?;
     let mut kernels = Vec::new();
     for kernel in Kernel::ALL {
-        let samples: Vec<&MatmulSample> = measurements
+        let mut rest: Vec<&MatmulSample> = measurements
             .matmul
             .iter()
             .filter(|s| s.kernel == kernel)
             .collect();
-        if !samples.is_empty() {
-            kernels.push(fit_kernel(kernel, &samples, &memory));
+        for (path, conditions) in paths(kernel) {
+            let (mine, others): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|s| conditions.fits(s.rows, s.cols, s.depth));
+            rest = others;
+            if !mine.is_empty() {
+                kernels.push(fit_path(kernel, path, conditions, &mine, &memory));
+            }
         }
     }
     if kernels.is_empty() {
@@ -141,8 +208,13 @@ pub fn fit(measurements: &Measurements) -> Result<Fitted, HardwareError> {
     })
 }
 
+fn weight_bytes(sample: &MatmulSample) -> f64 {
+    let (block, bytes) = sample.kernel.block();
+    (sample.cols * sample.depth / block * bytes) as f64
+}
+
 fn fit_memory(measurements: &Measurements) -> Result<MemoryFit, HardwareError> {
-    let rate = |bytes: usize, seconds: f64| bytes as f64 / seconds / 1e9;
+    let rate = |bytes: f64, seconds: f64| bytes / seconds / 1e9;
     let largest = measurements
         .read
         .iter()
@@ -150,17 +222,40 @@ fn fit_memory(measurements: &Measurements) -> Result<MemoryFit, HardwareError> {
         .ok_or_else(|| {
             HardwareError::Calibration("the measurements hold no read-bandwidth samples".into())
         })?;
+    let probe = rate(largest.bytes as f64, largest.seconds);
+    let streamed = measurements
+        .matmul
+        .iter()
+        .map(|s| (rate(weight_bytes(s), s.seconds), s))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let (dram_gb_per_s, dram_source) = match streamed {
+        Some((bandwidth, sample)) if bandwidth > probe => (
+            bandwidth,
+            format!(
+                "weight stream of the {} kernel, {} x {} x {} (above the {:.1} GB/s read probe)",
+                sample.kernel.weight_format(),
+                sample.rows,
+                sample.cols,
+                sample.depth,
+                probe
+            ),
+        ),
+        _ => (
+            probe,
+            format!("parallel read of a {} byte buffer", largest.bytes),
+        ),
+    };
     let capacity = measurements.machine.last_level_cache_bytes.unwrap_or(0);
     let cached = measurements
         .read
         .iter()
         .filter(|s| (s.bytes as u64) * 2 <= capacity)
-        .max_by(|a, b| rate(a.bytes, a.seconds).total_cmp(&rate(b.bytes, b.seconds)))
+        .max_by(|a, b| rate(a.bytes as f64, a.seconds).total_cmp(&rate(b.bytes as f64, b.seconds)))
         .unwrap_or(largest);
     Ok(MemoryFit {
-        dram_gb_per_s: rate(largest.bytes, largest.seconds),
-        dram_probe_bytes: largest.bytes,
-        cache_gb_per_s: rate(cached.bytes, cached.seconds),
+        dram_gb_per_s,
+        dram_source,
+        cache_gb_per_s: rate(cached.bytes as f64, cached.seconds),
         cache_probe_bytes: cached.bytes,
         cache_capacity_bytes: capacity.max(cached.bytes as u64 * 2),
     })
@@ -168,134 +263,222 @@ fn fit_memory(measurements: &Measurements) -> Result<MemoryFit, HardwareError> {
 
 /// A sample reduced to what the model sees.
 struct Point {
+    rows: f64,
+    weights: f64,
     macs: f64,
     memory_s: f64,
     seconds: f64,
 }
 
-fn point(kernel: Kernel, sample: &MatmulSample, memory: &MemoryFit) -> Point {
-    let (block, block_bytes) = kernel.block();
-    let weight_bytes = (sample.cols * sample.depth / block * block_bytes) as f64;
+fn point(sample: &MatmulSample, memory: &MemoryFit) -> Point {
     let activation_bytes = (4 * sample.rows * (sample.depth + sample.cols)) as f64;
-    let weights_s = weight_bytes / (memory.dram_gb_per_s * 1e9);
+    let weights_s = weight_bytes(sample) / (memory.dram_gb_per_s * 1e9);
     let activation_bandwidth = if activation_bytes <= memory.cache_capacity_bytes as f64 {
         memory.cache_gb_per_s
     } else {
         memory.dram_gb_per_s
     };
-    let activations_s = activation_bytes / (activation_bandwidth * 1e9);
     Point {
+        rows: sample.rows as f64,
+        weights: (sample.cols * sample.depth) as f64,
         macs: (sample.rows * sample.cols * sample.depth) as f64,
-        memory_s: weights_s.max(activations_s),
+        memory_s: weights_s.max(activation_bytes / (activation_bandwidth * 1e9)),
         seconds: sample.seconds,
     }
 }
 
-/// Seconds the model predicts for `point` (rate in MACs per second).
-fn predict(point: &Point, overhead_s: f64, rate: f64, curve: &[(f64, f64)]) -> f64 {
-    let fraction = crate::hardware::curve::interpolate(curve, point.macs);
-    overhead_s + (point.macs / (rate * fraction)).max(point.memory_s)
+/// The terms of one path's model.
+#[derive(Debug, Clone)]
+struct Model {
+    overhead_s: f64,
+    /// Seconds per MAC (1 / rate).
+    per_mac: f64,
+    /// Seconds per unpacked weight element (1 / unpack rate); 0 without unpacking.
+    per_unpack: f64,
+    reuse_rows: u64,
+    curve: Vec<(f64, f64)>,
 }
 
-fn rms_log_error(points: &[Point], overhead_s: f64, rate: f64, curve: &[(f64, f64)]) -> f64 {
-    let sum: f64 = points
-        .iter()
-        .map(|p| {
-            (predict(p, overhead_s, rate, curve) / p.seconds)
-                .ln()
-                .powi(2)
-        })
-        .sum();
-    (sum / points.len() as f64).sqrt()
+impl Model {
+    fn unpacked(&self, point: &Point) -> f64 {
+        if self.reuse_rows == 0 {
+            0.0
+        } else {
+            (point.rows / self.reuse_rows as f64).ceil() * point.weights
+        }
+    }
+
+    fn predict(&self, point: &Point) -> f64 {
+        let fraction = interpolate(&self.curve, point.macs);
+        let compute = point.macs * self.per_mac / fraction + self.unpacked(point) * self.per_unpack;
+        self.overhead_s + compute.max(point.memory_s)
+    }
+
+    fn rms_log_error(&self, points: &[Point]) -> f64 {
+        let sum: f64 = points
+            .iter()
+            .map(|p| (self.predict(p) / p.seconds).ln().powi(2))
+            .sum();
+        (sum / points.len() as f64).sqrt()
+    }
 }
 
-fn fit_kernel(kernel: Kernel, samples: &[&MatmulSample], memory: &MemoryFit) -> KernelFit {
-    let points: Vec<Point> = samples.iter().map(|s| point(kernel, s, memory)).collect();
+fn fit_path(
+    kernel: Kernel,
+    path: &str,
+    conditions: Conditions,
+    samples: &[&MatmulSample],
+    memory: &MemoryFit,
+) -> KernelFit {
+    let points: Vec<Point> = samples.iter().map(|s| point(s, memory)).collect();
     let fastest = points
         .iter()
         .map(|p| p.seconds)
         .fold(f64::INFINITY, f64::min);
-    let mut best: Option<(f64, f64, f64, Vec<(f64, f64)>)> = None;
+    let mut best: Option<(f64, Model)> = None;
     for overhead_us in OVERHEAD_GRID_US
         .iter()
         .copied()
         .filter(|&o| o * 1e-6 < fastest)
     {
-        let (rate, curve) = fit_curve(&points, overhead_us * 1e-6);
-        let error = rms_log_error(&points, overhead_us * 1e-6, rate, &curve);
-        if best.as_ref().is_none_or(|(e, ..)| error < *e) {
-            best = Some((error, overhead_us, rate, curve));
+        for reuse_rows in REUSE_GRID {
+            let Some(model) = linear_fit(&points, overhead_us * 1e-6, reuse_rows) else {
+                continue;
+            };
+            let error = model.rms_log_error(&points);
+            if best.as_ref().is_none_or(|(e, _)| error < *e) {
+                best = Some((error, model));
+            }
         }
     }
-    let (error, overhead_us, rate, curve) = best.unwrap_or((f64::NAN, 0.0, 1.0, Vec::new()));
+    let mut model = best.map(|(_, model)| model).unwrap_or(Model {
+        overhead_s: 0.0,
+        per_mac: fastest / points.iter().map(|p| p.macs).fold(1.0, f64::max),
+        per_unpack: 0.0,
+        reuse_rows: 0,
+        curve: Vec::new(),
+    });
+    model.curve = initial_knots(&points);
+    fit_knots(&mut model, &points);
     let within = points
         .iter()
-        .filter(|p| (predict(p, overhead_us * 1e-6, rate, &curve) / p.seconds - 1.0).abs() <= 0.10)
+        .filter(|p| (model.predict(p) / p.seconds - 1.0).abs() <= 0.10)
         .count() as f64
         / points.len() as f64;
     KernelFit {
         kernel,
+        path: path.to_string(),
+        conditions,
         precision: precision_of(kernel),
-        rate_tera_ops_per_s: 2.0 * rate / 1e12,
+        rate_tera_ops_per_s: 2.0 / model.per_mac / 1e12,
         efficiency: 1.0,
-        overhead_us,
-        curve,
+        overhead_us: model.overhead_s * 1e6,
+        unpack: (model.reuse_rows > 0 && model.per_unpack > 0.0)
+            .then(|| (1.0 / model.per_unpack / 1e9, model.reuse_rows)),
+        rms_log_error: model.rms_log_error(&points),
+        curve: model.curve,
         samples: points.len(),
-        rms_log_error: error,
         within_10_percent: within,
     }
 }
 
-/// For a given overhead: the best MAC rate and the efficiency knots.
-fn fit_curve(points: &[Point], overhead_s: f64) -> (f64, Vec<(f64, f64)>) {
-    // The rate each sample implies if it were compute-bound; the best of them is the kernel's rate.
-    let implied: Vec<f64> = points
+/// Least squares on relative error for t - overhead = per_mac · macs + per_unpack · unpacked,
+/// both coefficients kept >= 0 and per_mac > 0; None when no MAC rate fits.
+fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64) -> Option<Model> {
+    let probe = Model {
+        overhead_s,
+        per_mac: 0.0,
+        per_unpack: 0.0,
+        reuse_rows,
+        curve: Vec::new(),
+    };
+    // Samples at the memory roof say nothing about compute; leave them out when enough remain.
+    let compute_bound: Vec<&Point> = points
         .iter()
-        .map(|p| p.macs / (p.seconds - overhead_s).max(1e-12))
+        .filter(|p| p.seconds - overhead_s > 1.1 * p.memory_s)
         .collect();
-    let rate = implied.iter().copied().fold(0.0, f64::max);
-    let mut curve = initial_knots(points, &implied, rate);
+    let used: Vec<&Point> = if compute_bound.len() >= 2 {
+        compute_bound
+    } else {
+        points.iter().collect()
+    };
+    // Rows of the weighted system: (macs / t, unpacked / t) -> (t - overhead) / t.
+    let rows: Vec<(f64, f64, f64)> = used
+        .iter()
+        .map(|p| {
+            (
+                p.macs / p.seconds,
+                probe.unpacked(p) / p.seconds,
+                (p.seconds - overhead_s) / p.seconds,
+            )
+        })
+        .collect();
+    let (mut aa, mut ab, mut bb, mut ay, mut by) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &(a, b, y) in &rows {
+        aa += a * a;
+        ab += a * b;
+        bb += b * b;
+        ay += a * y;
+        by += b * y;
+    }
+    let determinant = aa * bb - ab * ab;
+    let both = if reuse_rows > 0 && determinant.abs() > 1e-30 * aa * bb.max(1e-300) {
+        let per_mac = (ay * bb - by * ab) / determinant;
+        let per_unpack = (aa * by - ab * ay) / determinant;
+        (per_mac > 0.0 && per_unpack >= 0.0).then_some((per_mac, per_unpack))
+    } else {
+        None
+    };
+    let (per_mac, per_unpack) = both.or_else(|| (aa > 0.0 && ay > 0.0).then(|| (ay / aa, 0.0)))?;
+    let reuse_rows = if per_unpack > 0.0 { reuse_rows } else { 0 };
+    Some(Model {
+        overhead_s,
+        per_mac,
+        per_unpack,
+        reuse_rows,
+        curve: Vec::new(),
+    })
+}
+
+/// Knots every half decade of MACs where samples are (a sample belongs to its nearest half
+/// decade), all starting at 1.0; a knot without samples would be free to drift.
+fn initial_knots(points: &[Point]) -> Vec<(f64, f64)> {
+    let mut steps: Vec<i64> = points
+        .iter()
+        .map(|p| (p.macs.log10() * KNOTS_PER_DECADE).round() as i64)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    steps
+        .into_iter()
+        .map(|step| (10f64.powf(step as f64 / KNOTS_PER_DECADE).round(), 1.0))
+        .collect()
+}
+
+/// Coordinate descent on each knot's fraction, kept in (0, 1] by rescaling the MAC rate so the
+/// largest fraction is 1.
+fn fit_knots(model: &mut Model, points: &[Point]) {
     for _ in 0..ROUNDS {
-        for knot in 0..curve.len() {
-            let mut best_error = rms_log_error(points, overhead_s, rate, &curve);
-            let start = curve[knot].1;
+        for knot in 0..model.curve.len() {
+            let mut best_error = model.rms_log_error(points);
+            let start = model.curve[knot].1;
             for step in KNOT_STEPS {
-                let candidate = (start * step).clamp(1e-4, 1.0);
-                let previous = curve[knot].1;
-                curve[knot].1 = candidate;
-                let error = rms_log_error(points, overhead_s, rate, &curve);
+                let previous = model.curve[knot].1;
+                model.curve[knot].1 = (start * step).max(1e-4);
+                let error = model.rms_log_error(points);
                 if error < best_error {
                     best_error = error;
                 } else {
-                    curve[knot].1 = previous;
+                    model.curve[knot].1 = previous;
                 }
             }
         }
     }
-    (rate, curve)
-}
-
-/// Knots every half decade of MACs over the samples' range, each starting at the median
-/// fraction implied by the samples nearest to it.
-fn initial_knots(points: &[Point], implied: &[f64], rate: f64) -> Vec<(f64, f64)> {
-    let logs: Vec<f64> = points.iter().map(|p| p.macs.log10()).collect();
-    let low = (logs.iter().copied().fold(f64::INFINITY, f64::min) * KNOTS_PER_DECADE).floor();
-    let high = (logs.iter().copied().fold(f64::NEG_INFINITY, f64::max) * KNOTS_PER_DECADE).ceil();
-    let mut knots = Vec::new();
-    let mut step = low;
-    while step <= high {
-        let center = step / KNOTS_PER_DECADE;
-        let mut near: Vec<f64> = logs
-            .iter()
-            .zip(implied)
-            .filter(|(log, _)| (*log - center).abs() <= 0.5 / KNOTS_PER_DECADE)
-            .map(|(_, r)| (r / rate).clamp(1e-4, 1.0))
-            .collect();
-        if !near.is_empty() {
-            near.sort_by(f64::total_cmp);
-            knots.push((10f64.powf(center).round(), near[near.len() / 2]));
+    let top = model.curve.iter().map(|(_, f)| *f).fold(0.0, f64::max);
+    if top > 0.0 {
+        for knot in &mut model.curve {
+            knot.1 /= top;
         }
-        step += 1.0;
+        model.per_mac /= top;
     }
-    knots
 }

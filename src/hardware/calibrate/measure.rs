@@ -61,6 +61,8 @@ impl MeasureSettings {
                 (576, 1536),
                 (512, 512),
                 (2048, 2048),
+                // Columns not a multiple of 16: candle's generic paths for the repacked kernels.
+                (1000, 512),
             ],
             rows: vec![1, 2, 4, 8, 16, 64, 256, 512],
             min_calls: 10,
@@ -119,7 +121,11 @@ pub fn measure(
     progress: &mut dyn FnMut(&Measurements, usize, usize) -> Result<(), HardwareError>,
 ) -> Result<Measurements, HardwareError> {
     let mut measurements = match previous {
-        Some(previous) => check_resumable(previous, settings.seed)?,
+        // Partial again until every sample of this plan is in.
+        Some(previous) => Measurements {
+            complete: false,
+            ..check_resumable(previous, settings.seed)?
+        },
         None => Measurements {
             schema: SCHEMA.to_string(),
             machine: machine(),
@@ -200,6 +206,7 @@ pub fn machine() -> Machine {
     Machine {
         cpu,
         logical_cpus,
+        threads: candle_core::utils::get_num_threads(),
         last_level_cache_bytes: last_level_cache(),
         candle_version: "0.11".to_string(),
     }
@@ -261,6 +268,7 @@ fn ggml_type(kernel: Kernel) -> Option<GgmlDType> {
         Kernel::F32 | Kernel::F16 | Kernel::Bf16 => None,
         Kernel::Q8_0 => Some(GgmlDType::Q8_0),
         Kernel::Q6K => Some(GgmlDType::Q6K),
+        Kernel::Q5K => Some(GgmlDType::Q5K),
         Kernel::Q4K => Some(GgmlDType::Q4K),
         Kernel::Q3K => Some(GgmlDType::Q3K),
         Kernel::Q2K => Some(GgmlDType::Q2K),

@@ -24,6 +24,8 @@ pub enum Kernel {
     Q8_0,
     #[serde(rename = "q6_k")]
     Q6K,
+    #[serde(rename = "q5_k")]
+    Q5K,
     #[serde(rename = "q4_k")]
     Q4K,
     #[serde(rename = "q3_k")]
@@ -36,12 +38,13 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, in the order they are measured.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::F32,
         Kernel::F16,
         Kernel::Bf16,
         Kernel::Q8_0,
         Kernel::Q6K,
+        Kernel::Q5K,
         Kernel::Q4K,
         Kernel::Q3K,
         Kernel::Q2K,
@@ -56,6 +59,7 @@ impl Kernel {
             Kernel::Bf16 => "bf16",
             Kernel::Q8_0 => "q8_0",
             Kernel::Q6K => "q6_k",
+            Kernel::Q5K => "q5_k",
             Kernel::Q4K => "q4_k",
             Kernel::Q3K => "q3_k",
             Kernel::Q2K => "q2_k",
@@ -71,6 +75,7 @@ impl Kernel {
             Kernel::F16 | Kernel::Bf16 => (1, 2),
             Kernel::Q8_0 => (32, 34),
             Kernel::Q6K => (256, 210),
+            Kernel::Q5K => (256, 176),
             Kernel::Q4K => (256, 144),
             Kernel::Q3K => (256, 110),
             Kernel::Q2K => (256, 84),
@@ -113,6 +118,8 @@ pub struct ReadSample {
 pub struct Machine {
     pub cpu: String,
     pub logical_cpus: usize,
+    /// Threads candle's kernels ran on (CANDLE_NUM_THREADS / RAYON_NUM_THREADS, else all CPUs).
+    pub threads: usize,
     /// Size of the highest cache level (from /sys on Linux), bytes.
     pub last_level_cache_bytes: Option<u64>,
     pub candle_version: String,

@@ -46,8 +46,12 @@ fn header(out: &mut String, name: &str, measurements: &Measurements, fitted: &Fi
     );
     let _ = writeln!(
         out,
-        "#        candle {} on {} ({} logical CPUs), seed {}.",
-        machine.candle_version, machine.cpu, machine.logical_cpus, measurements.seed
+        "#        candle {} on {} ({} logical CPUs, kernels on {} threads), seed {}.",
+        machine.candle_version,
+        machine.cpu,
+        machine.logical_cpus,
+        machine.threads,
+        measurements.seed
     );
     let _ = writeln!(out, "#        Fit quality: {}.", fitted.summary());
     let _ = writeln!(
@@ -59,16 +63,17 @@ fn header(out: &mut String, name: &str, measurements: &Measurements, fitted: &Fi
     let _ = writeln!(out, "name = \"{name}\"");
     let _ = writeln!(
         out,
-        "description = \"{} ({} logical CPUs) running candle 0.11 CPU kernels\"",
+        "description = \"{} ({} logical CPUs) running candle 0.11 CPU kernels on {} threads\"",
         machine.cpu.replace('"', "'"),
-        machine.logical_cpus
+        machine.logical_cpus,
+        machine.threads
     );
     let _ = writeln!(out, "class = \"cpu\"");
     let _ = writeln!(out);
 }
 
 fn precisions(out: &mut String, measurements: &Measurements, fitted: &Fitted) {
-    let watts = WATTS_PER_CPU * measurements.machine.logical_cpus as f64;
+    let watts = WATTS_PER_CPU * measurements.machine.threads as f64;
     for (precision, peak) in &fitted.peaks {
         let best = fitted
             .kernels
@@ -82,14 +87,14 @@ fn precisions(out: &mut String, measurements: &Measurements, fitted: &Fitted) {
         let _ = writeln!(out, "name = \"{precision}\"");
         let _ = writeln!(
             out,
-            "peak-tera-ops-per-s = {}    # [M] best rate of the {best} kernel",
+            "peak-tera-ops-per-s = {}    # [M] fitted MAC rate of the {best} kernel (a fit parameter beside the unpacking term, not a datasheet peak)",
             num(*peak)
         );
         let _ = writeln!(
             out,
-            "energy-pj-per-mac = {}    # estimate: {COMPUTE_SHARE} x {WATTS_PER_CPU} W x {} CPUs / peak MACs per second",
+            "energy-pj-per-mac = {}    # estimate: {COMPUTE_SHARE} x {WATTS_PER_CPU} W x {} busy CPUs / peak MACs per second",
             num(pj),
-            measurements.machine.logical_cpus
+            measurements.machine.threads
         );
         let _ = writeln!(out);
     }
@@ -127,9 +132,9 @@ fn memory(out: &mut String, fitted: &Fitted) {
     );
     let _ = writeln!(
         out,
-        "bandwidth-gb-per-s = {}    # [M] parallel read of a {} byte buffer (far beyond the cache)",
+        "bandwidth-gb-per-s = {}    # [M] {}",
         num(memory.dram_gb_per_s),
-        memory.dram_probe_bytes
+        memory.dram_source
     );
     let _ = writeln!(
         out,
@@ -168,8 +173,9 @@ fn activation_for(kernel: Kernel) -> &'static str {
 fn kernel(out: &mut String, fit: &KernelFit) {
     let _ = writeln!(
         out,
-        "# {} matmul: {} samples, RMS log error {:.3}, {:.0}% within ±10% [M]",
+        "# {} matmul, {} path: {} samples, RMS log error {:.3}, {:.0}% within ±10% [M]",
         fit.kernel.weight_format(),
+        fit.path,
         fit.samples,
         fit.rms_log_error,
         fit.within_10_percent * 100.0
@@ -178,10 +184,20 @@ fn kernel(out: &mut String, fit: &KernelFit) {
     let _ = writeln!(out, "ops = {}", ops_for(fit.kernel));
     let _ = writeln!(out, "weight = [\"{}\"]", fit.kernel.weight_format());
     let _ = writeln!(out, "activation = {}", activation_for(fit.kernel));
+    let conditions = &fit.conditions;
+    for (key, value) in [
+        ("min-rows", conditions.min_rows),
+        ("cols-multiple-of", conditions.cols_multiple_of),
+        ("depth-multiple-of", conditions.depth_multiple_of),
+    ] {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{key} = {value}    # candle's {} path", fit.path);
+        }
+    }
     let _ = writeln!(out, "precision = \"{}\"", fit.precision);
     let _ = writeln!(
         out,
-        "efficiency = {}    # [M] best rate / the precision's peak",
+        "efficiency = {}    # [M] MAC rate / the precision's peak",
         num(fit.efficiency.min(1.0))
     );
     let _ = writeln!(
@@ -189,6 +205,13 @@ fn kernel(out: &mut String, fit: &KernelFit) {
         "overhead-us = {}    # [M] fitted fixed cost per call",
         num(fit.overhead_us)
     );
+    if let Some((rate, reuse_rows)) = fit.unpack {
+        let _ = writeln!(
+            out,
+            "dequant = {{ giga-elements-per-s = {}, reuse-rows = {reuse_rows} }}    # [M] weight unpacking",
+            num(rate)
+        );
+    }
     let knots: Vec<String> = fit
         .curve
         .iter()
@@ -201,6 +224,24 @@ fn kernel(out: &mut String, fit: &KernelFit) {
 }
 
 fn tail(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# Not measured: bitplan's CNN executor runs a depthwise conv as a dense conv with zero"
+    );
+    let _ = writeln!(
+        out,
+        "# weights (src/model/cnn.rs), so it spends channels x the depthwise MACs."
+    );
+    let _ = writeln!(out, "[[kernel]]");
+    let _ = writeln!(out, "ops = [\"depthwise-conv2d\"]");
+    let _ = writeln!(out, "weight = [\"fp32\"]");
+    let _ = writeln!(out, "activation = [\"fp32\"]");
+    let _ = writeln!(out, "precision = \"{}\"", Precision::Fp32);
+    let _ = writeln!(
+        out,
+        "efficiency = 0.03    # estimate: 1 / 32 channels (fashion-cnn's depthwise layer)"
+    );
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
         "# Not measured: a gather reads only its rows; priced by the memory roof alone."
