@@ -329,7 +329,8 @@ impl<'a> Context<'a> {
         })?;
         if self.settings.proxies.contains(&Proxy::Weight) {
             proxies.weight_mse = Some(metrics.mse);
-            proxies.weight_sqnr_db = Some(metrics.sqnr_db);
+            // +inf (an unchanged weight) has no JSON number: left out.
+            proxies.weight_sqnr_db = metrics.sqnr_db.is_finite().then_some(metrics.sqnr_db);
         }
         let stats = self.stats.get(&job.layer);
         if let Some(fisher) = stats.and_then(|s| s.fisher.as_ref()) {
