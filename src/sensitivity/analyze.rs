@@ -242,9 +242,11 @@ impl<'a> Context<'a> {
             .iter()
             .flat_map(|l| &l.candidates)
             .any(|c| c.activation.info().needs_calibration);
-        let calibration = needs_ranges
-            .then(|| Calibration::run(model, batches, DEFAULT_RANGE_METHOD))
-            .transpose()?;
+        let calibration = if needs_ranges {
+            Some(Calibration::run(model, batches, DEFAULT_RANGE_METHOD)?)
+        } else {
+            None
+        };
         let mut layers: Vec<(usize, String)> = Vec::new();
         for job in pending {
             if !layers.iter().any(|(_, name)| *name == job.layer) {
