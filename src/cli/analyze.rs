@@ -8,7 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use bitplan::model::reference::{load_image_classifier, ImageClassifier};
 use bitplan::model::RunnableModel;
-use bitplan::sensitivity::journal::{journal_path, write_table};
+use bitplan::sensitivity::journal::{journal_path, write_atomic, write_table};
+use bitplan::sensitivity::problem::to_problem;
 use bitplan::sensitivity::{analyze, Metric, Proxy, Settings, Shard, DEFAULT_PROBES};
 use bitplan::space::{resolve, ResolvedSpace, SearchSpace};
 
@@ -59,6 +60,10 @@ pub struct Args {
     /// Output file (JSON).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the table as a search problem file (bitplan.problem/1: error = measured mean,
+    /// cost = weight_bytes).
+    #[arg(long)]
+    pub problem: Option<PathBuf>,
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -113,6 +118,11 @@ pub fn calibration_batches(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.problem.is_some() && args.shard.is_some() {
+        anyhow::bail!(
+            "--problem needs the whole table: run the shards, `bitplan merge` them, then convert"
+        );
+    }
     let (classifier, resolved, batches) =
         load(&args.model, args.arch.as_deref(), &args.space, args.calib)?;
     let settings = Settings {
@@ -142,6 +152,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("analyzing {} over {}", args.model, args.space.display()))?;
     bar.finish_and_clear();
     write_table(&args.out, &table)?;
+    if let Some(path) = &args.problem {
+        let mut bytes = serde_json::to_vec_pretty(&to_problem(&table))?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes)?;
+    }
     let excluded: usize = resolved.layers.iter().map(|l| l.excluded.len()).sum();
     println!("{} cells of {} ({} layers; {excluded} layer/candidate pairs excluded by shape or pins) written to {}", table.cells.len(), table.total_cells, resolved.layers.len(), args.out.display());
     Ok(())
