@@ -5,7 +5,9 @@
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
 pub mod data;
+pub mod hardware;
 pub mod model;
 pub mod quant;
+pub mod search;
 pub mod sensitivity;
 pub mod space;

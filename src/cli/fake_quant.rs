@@ -13,12 +13,14 @@ use serde::Serialize;
 
 /// Try one numeric format on your own weights.
 ///
-/// Reads IN (safetensors), quantizes and dequantizes every floating-point tensor with FORMAT
-/// (blocks and groups along the last dim, per-channel scales along dim 0; see `bitplan formats`),
-/// writes the results as f32 to OUT, and prints each tensor's signal-to-quantization-noise ratio.
-/// A tensor the format cannot take (a shape its blocks do not divide, an integer dtype) is
-/// copied unchanged and named in a warning; with --strict that is an error instead. NaN or
-/// infinity in a tensor is always an error. OUT is written whole or not at all.
+/// Reads INPUT (safetensors), quantizes and dequantizes every floating-point tensor with FORMAT,
+/// writes the results as f32 to OUTPUT, and prints each tensor's signal-to-quantization-noise
+/// ratio (SQNR, dB) and its stored bits per element. Each tensor is treated as a weight: one row
+/// per output channel (dim 0), per-channel scales per row, blocks and groups along the row (the
+/// last dim of a 2-D tensor; see `bitplan formats`). A tensor the format cannot take (a row its
+/// blocks do not divide, an integer dtype) is copied unchanged and named in a warning; with
+/// --strict that is an error instead. NaN or infinity in a tensor is always an error. OUTPUT is
+/// written whole or not at all.
 #[derive(Debug, Parser)]
 #[command(
     after_help = "Example:\n  bitplan fake-quant --format int4-sym-g128 model.safetensors model-w4.safetensors"

@@ -2,16 +2,18 @@
 
 use anyhow::Context;
 use bitplan::model::reference::load_image_classifier;
+use bitplan::model::sequence::SequenceModel;
 use bitplan::model::{Graph, RunnableModel};
 
 /// Show the quantizable layers of a model: name, op, weight shape, parameters, MACs per sample,
 /// input and output activation shapes (per sample), and which layers each one feeds.
 ///
-/// MODEL is a reference name (fashion-cnn, mnist-cnn) or a weight file (.safetensors, PyTorch
-/// .pth) together with --arch.
+/// MODEL is a reference name (fashion-cnn, mnist-cnn, minilm, smollm2), a weight file
+/// (.safetensors, PyTorch .pth) together with --arch, a Llama-family GGUF file, or a Hugging Face
+/// directory (BERT family or Llama). Sequence models count MACs per token.
 #[derive(Debug, clap::Parser)]
 #[command(
-    after_help = "Examples:\n  bitplan inspect fashion-cnn\n  bitplan inspect my-mnist.pth --arch mnist-cnn --json"
+    after_help = "Examples:\n  bitplan inspect fashion-cnn\n  bitplan inspect my-mnist.pth --arch mnist-cnn --json\n  bitplan inspect smollm2\n  bitplan inspect ./all-MiniLM-L6-v2/ --json"
 )]
 pub struct Args {
     /// Reference model name or weight file.
@@ -25,13 +27,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.arch.is_none() && SequenceModel::claims(&args.model) {
+        let model = SequenceModel::load(&args.model)?;
+        let source = model.source().display().to_string();
+        return print(model.runnable().graph(), &source, args.json);
+    }
     let classifier = load_image_classifier(&args.model, args.arch.as_deref())?;
-    let graph = classifier.model.graph();
-    if args.json {
+    print(classifier.model.graph(), &classifier.weights, args.json)
+}
+
+fn print(graph: &Graph, weights: &str, json: bool) -> anyhow::Result<()> {
+    if json {
         let json = serde_json::to_string_pretty(graph).context("serializing the graph")?;
         return super::stdout::print(&format!("{json}\n"));
     }
-    super::stdout::print(&table(graph, &classifier.weights))
+    super::stdout::print(&table(graph, weights))
 }
 
 fn dims(shape: &[usize]) -> String {
@@ -41,8 +51,15 @@ fn dims(shape: &[usize]) -> String {
 
 fn table(graph: &Graph, weights: &str) -> String {
     let mut text = format!("model {} (weights: {weights})\n", graph.model);
+    let width = graph
+        .layers
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     text += &format!(
-        "{:<14} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} feeds\n",
+        "{:<width$} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} feeds\n",
         "layer", "op", "weight", "params", "MACs", "input", "output"
     );
     for layer in &graph.layers {
@@ -56,7 +73,7 @@ fn table(graph: &Graph, weights: &str) -> String {
             layer.outputs_to.join(", ")
         };
         text += &format!(
-            "{:<14} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} {feeds}\n",
+            "{:<width$} {:<17} {:<14} {:>8} {:>10}  {:<12} {:<12} {feeds}\n",
             layer.name,
             op,
             dims(&layer.weight_shape),

@@ -5,13 +5,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cost;
 mod analyze;
 mod eval;
+mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod profile;
+mod search;
 mod merge;
 mod stdout;
+mod sweep;
 mod train_reference;
 mod validate_sensitivity;
 
@@ -35,9 +40,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the numeric formats: name, bits per element including scales, block size, notes.
     Formats(formats::Args),
-    /// Quantize and dequantize every tensor of a safetensors file with one format.
     FakeQuant(fake_quant::Args),
     /// Show a model's quantizable layers: shapes, parameters, MACs, which layers feed which.
     Inspect(inspect::Args),
@@ -45,6 +48,12 @@ enum Command {
     Eval(eval::Args),
     /// Train a reference model (fashion-cnn) from its dataset, seeded, and save its weights.
     TrainReference(train_reference::Args),
+    Search(search::Args),
+    Sweep(sweep::Args),
+    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
+    Cost(cost::Args),
+    /// List, show, check and calibrate hardware profiles.
+    Profile(profile::Args),
     /// Measure each layer's error under each candidate of a search space (sensitivity table).
     Analyze(analyze::Args),
     /// Join sensitivity shards (analyze --shard k/n) into one table.
@@ -64,6 +73,10 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Eval(args) => eval::run(args),
         Command::TrainReference(args) => train_reference::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Cost(args) => cost::run(args),
+        Command::Profile(args) => profile::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Merge(args) => merge::run(args),
         Command::ValidateSensitivity(args) => validate_sensitivity::run(args),

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 pub enum DataError {
     #[error("fixture {path} is missing: run scripts/fetch-fixtures (it downloads the pinned packages into ${env}, default ~/.cache/bitplan/fixtures)", env = super::FIXTURES_ENV)]
     MissingFixture { path: PathBuf },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not a valid IDX file: {reason}")]
     BadIdx { path: PathBuf, reason: String },

@@ -74,9 +74,9 @@ impl ImageSet {
         cols: usize,
     ) -> Result<Self, DataError> {
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| DataError::Io {
+            std::fs::read(path).map_err(|cause| DataError::Io {
                 path: path.to_owned(),
-                source,
+                cause,
             })
         };
         let (pixels, label_bytes) = (read(images)?, read(labels)?);

@@ -53,17 +53,14 @@ pub enum AssignmentError {
         missing: String,
         model: String,
     },
-    #[error(
-        "{source_name}: layer `{layer}` ({what}) cannot take {role} format {format}: {source}"
-    )]
+    #[error("{source_name}: layer `{layer}` ({what}) cannot take {role} format {format}: {cause}")]
     Inadmissible {
         source_name: String,
         layer: String,
         what: String,
         role: &'static str,
         format: Format,
-        #[source]
-        source: QuantError,
+        cause: QuantError,
     },
     #[error(
         "{source_name}: layer `{layer}` {reason}, so its {role} format must be fp32, not {format}"
@@ -243,13 +240,13 @@ fn check_layer(
         role,
         format,
     };
-    let inadmissible = |what: String, role, format, source| AssignmentError::Inadmissible {
+    let inadmissible = |what: String, role, format, cause| AssignmentError::Inadmissible {
         source_name: source_name.into(),
         layer: layer.name.clone(),
         what,
         role,
         format,
-        source,
+        cause,
     };
     if !layer.has_weight() && !formats.weight.is_identity() {
         return Err(must_be_fp32("has no weight", "weight", formats.weight));
@@ -271,15 +268,16 @@ fn check_layer(
         return Ok(());
     }
     let shape = layer.activation_shape();
+    let what = if shape == layer.input_shape {
+        format!("input {shape:?}")
+    } else {
+        format!(
+            "input {:?}, quantized channels-last as {shape:?}",
+            layer.input_shape
+        )
+    };
     formats
         .activation
         .check_activation_shape(&shape)
-        .map_err(|error| {
-            inadmissible(
-                format!("input {shape:?}"),
-                "activation",
-                formats.activation,
-                error,
-            )
-        })
+        .map_err(|error| inadmissible(what, "activation", formats.activation, error))
 }

@@ -55,5 +55,7 @@ pub enum ModelError {
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
+    Sequence(#[from] super::SeqModelError),
+    #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -66,10 +66,18 @@ pub fn load_image_classifier(
         }
         return load_reference(model);
     }
+    let looks_like_path = model.contains(std::path::MAIN_SEPARATOR) || path.extension().is_some();
+    if !path.exists() && looks_like_path {
+        return Err(ModelError::Load {
+            path: path.to_owned(),
+            reason: "no such file".into(),
+        });
+    }
     if !path.exists() {
+        let sequence = super::sequence::SEQUENCE_MODELS;
         return Err(ModelError::UnknownModel {
             name: model.into(),
-            valid: REFERENCE_MODELS.join(", "),
+            valid: [&REFERENCE_MODELS[..], &sequence[..]].concat().join(", "),
             archs,
         });
     }

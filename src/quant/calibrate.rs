@@ -160,10 +160,12 @@ impl RangeObserver {
             return;
         }
         self.bins[BINS / 2] += std::mem::take(&mut self.pending_zeros);
+        // Bins per unit is a power of two, so `value * per_unit` is exact and the bin of a value
+        // is the same whether it is binned now or at a finer width and merged later.
         let per_unit = BINS as f32 / (2.0 * self.half_width);
         for &value in data {
-            let index = ((value + self.half_width) * per_unit) as usize;
-            self.bins[index.min(BINS - 1)] += 1;
+            let index = (value * per_unit).floor() as i64 + (BINS / 2) as i64;
+            self.bins[index.clamp(0, BINS as i64 - 1) as usize] += 1;
         }
     }
 

@@ -10,7 +10,7 @@ pub enum QuantError {
     #[error("unknown format `{name}`{suggestion}; valid formats: {valid}")]
     UnknownFormat {
         name: String,
-        /// ", did you mean `...`?" when a valid name is close, else empty.
+        /// " (did you mean `...`?)" when a valid name is close, else empty.
         suggestion: String,
         valid: String,
     },
@@ -39,6 +39,14 @@ pub enum QuantError {
         value: f32,
         index: usize,
         shape: Vec<usize>,
+    },
+
+    /// Slices passed to `fake_quant_weight_into` whose lengths do not match the shape.
+    #[error("shape {shape:?} has {} elements, but the input slice has {input} and the output slice {output}", shape.iter().product::<usize>())]
+    LengthMismatch {
+        shape: Vec<usize>,
+        input: usize,
+        output: usize,
     },
 
     /// A tensor whose dtype is not floating point.

@@ -8,7 +8,7 @@ use super::error::QuantError;
 use super::float::{self, Minifloat, E2M1, E4M3, E5M2, FP16};
 use super::format::{weight_rows, Format, IntFormat, IntGranularity};
 use super::int::{self, IntGrid};
-use super::rows::{check_finite, map_rows, tensor_like, with_f32};
+use super::rows::{check_finite, map_finite_rows, map_rows, tensor_like, with_f32};
 use super::{ggml, mx};
 
 /// Statically calibrated range of an activation tensor.
@@ -49,9 +49,33 @@ pub fn fake_quant_weight(format: Format, weight: &Tensor) -> Result<Tensor, Quan
     format.check_shape(&shape)?;
     let (_, row_len) = weight_rows(&shape);
     with_f32(weight, |data| {
-        let values = fake_quant_rows(format, data, &shape, row_len)?;
+        let mut values = vec![0.0f32; data.len()];
+        fake_quant_rows(format, data, &shape, row_len, &mut values)?;
         tensor_like(values, weight)
     })
+}
+
+/// [`fake_quant_weight`] on a row-major f32 slice of `shape`, written into `out` (same length).
+///
+/// For callers that fake-quantize many tensors: reusing `out` avoids faulting in a fresh
+/// buffer on every call, which for large tensors costs more than the quantization itself.
+pub fn fake_quant_weight_into(
+    format: Format,
+    input: &[f32],
+    shape: &[usize],
+    out: &mut [f32],
+) -> Result<(), QuantError> {
+    let count: usize = shape.iter().product();
+    if input.len() != count || out.len() != count {
+        return Err(QuantError::LengthMismatch {
+            shape: shape.to_vec(),
+            input: input.len(),
+            output: out.len(),
+        });
+    }
+    format.check_shape(shape)?;
+    let (_, row_len) = weight_rows(shape);
+    fake_quant_rows(format, input, shape, row_len, out)
 }
 
 /// Fake-quantize an ACTIVATION with a calibrated range.
@@ -72,11 +96,12 @@ pub fn fake_quant_activation(
     range.validate()?;
     let row_len = shape.last().copied().unwrap_or(1);
     with_f32(x, |data| {
-        let values = match StaticQuantizer::new(format, range) {
-            Some(quantizer) => map_rows(data, &shape, row_len, |row, _, out| {
+        let mut values = vec![0.0f32; data.len()];
+        match StaticQuantizer::new(format, range) {
+            Some(quantizer) => map_rows(data, &shape, row_len, &mut values, |row, _, out| {
                 quantizer.fake_quant_slice(row, out)
             })?,
-            None => fake_quant_rows(format, data, &shape, row_len)?,
+            None => fake_quant_rows(format, data, &shape, row_len, &mut values)?,
         };
         tensor_like(values, x)
     })
@@ -141,18 +166,21 @@ fn fake_quant_rows(
     data: &[f32],
     shape: &[usize],
     row_len: usize,
-) -> Result<Vec<f32>, QuantError> {
+    out: &mut [f32],
+) -> Result<(), QuantError> {
     match format {
-        Format::Fp32 => map_rows(data, shape, row_len, |row, _, out| out.copy_from_slice(row)),
-        Format::Fp16 => map_rows(data, shape, row_len, |row, _, out| {
+        Format::Fp32 => map_rows(data, shape, row_len, out, |row, _, out| {
+            out.copy_from_slice(row)
+        }),
+        Format::Fp16 => map_rows(data, shape, row_len, out, |row, _, out| {
             float::fake_quant_cast(&FP16, row, out)
         }),
-        Format::Bf16 => map_rows(data, shape, row_len, |row, _, out| {
+        Format::Bf16 => map_rows(data, shape, row_len, out, |row, _, out| {
             float::fake_quant_bf16(row, out)
         }),
         Format::Fp8E4m3 | Format::Fp8E5m2 => {
             let element = fp8_element(format);
-            map_rows(data, shape, row_len, |row, stats, out| {
+            map_rows(data, shape, row_len, out, |row, stats, out| {
                 float::fake_quant_scaled(
                     &element,
                     float::max_scale(&element, stats.amax()),
@@ -161,20 +189,21 @@ fn fake_quant_rows(
                 )
             })
         }
-        Format::Mxfp8 => map_rows(data, shape, row_len, |row, _, out| {
+        Format::Mxfp8 => map_rows(data, shape, row_len, out, |row, _, out| {
             mx::fake_quant_mx(&E4M3, row, out)
         }),
-        Format::Mxfp4 => map_rows(data, shape, row_len, |row, _, out| {
+        Format::Mxfp4 => map_rows(data, shape, row_len, out, |row, _, out| {
             mx::fake_quant_mx(&E2M1, row, out)
         }),
         Format::Nvfp4 => {
             let tensor_scale = mx::nvfp4_tensor_scale(check_finite(data, shape)?.amax());
-            map_rows(data, shape, row_len, |row, _, out| {
+            map_finite_rows(data, row_len, out, |row, out| {
                 mx::fake_quant_nvfp4(tensor_scale, row, out)
-            })
+            });
+            Ok(())
         }
-        Format::Int(int) => fake_quant_int_rows(int, data, shape, row_len),
-        Format::Ggml(ggml) => map_rows(data, shape, row_len, |row, _, out| {
+        Format::Int(int) => fake_quant_int_rows(int, data, shape, row_len, out),
+        Format::Ggml(ggml) => map_rows(data, shape, row_len, out, |row, _, out| {
             ggml::fake_quant_row(ggml, row, out)
         }),
     }
@@ -185,22 +214,24 @@ fn fake_quant_int_rows(
     data: &[f32],
     shape: &[usize],
     row_len: usize,
-) -> Result<Vec<f32>, QuantError> {
+    out: &mut [f32],
+) -> Result<(), QuantError> {
     let (bits, symmetric) = (int.bits(), int.symmetric());
     match int.granularity() {
         IntGranularity::PerTensor => {
             let stats = check_finite(data, shape)?;
             let grid = IntGrid::for_slice(bits, symmetric, stats.min, stats.max);
-            map_rows(data, shape, row_len, |row, _, out| {
+            map_finite_rows(data, row_len, out, |row, out| {
                 grid.fake_quant_slice(row, out)
-            })
+            });
+            Ok(())
         }
-        IntGranularity::PerChannel => map_rows(data, shape, row_len, |row, stats, out| {
+        IntGranularity::PerChannel => map_rows(data, shape, row_len, out, |row, stats, out| {
             IntGrid::for_slice(bits, symmetric, stats.min, stats.max).fake_quant_slice(row, out)
         }),
         group => {
             let size = group.group_size().unwrap_or(row_len);
-            map_rows(data, shape, row_len, |row, _, out| {
+            map_rows(data, shape, row_len, out, |row, _, out| {
                 int::fake_quant_groups(bits, symmetric, size, row, out)
             })
         }

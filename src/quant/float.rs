@@ -7,6 +7,10 @@
 //! 1.75·2^8, S.1111.111 is NaN; E5M2: bias 15, max 57344 = 1.75·2^15); OCP Microscaling Formats
 //! (MX) v1.0 §5.3.3 (E2M1: bias 1, values 0, 0.5, 1, 1.5, 2, 3, 4, 6).
 
+use wide::{f32x8, i32x8, CmpGt};
+
+use super::lanes::map_lanes;
+
 /// A binary floating-point element type with subnormals, described by what rounding needs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Minifloat {
@@ -53,7 +57,7 @@ pub const BF16_MAX: f32 = 3.389_531_4e38;
 
 /// Magic constant 1.5·2^23: for |v| < 2^22, `(v + M) - M` is `v` rounded to an integer, ties to
 /// even, because the sum lands in [2^23, 2^24) where the f32 spacing is exactly 1.
-const ROUND_MAGIC: f32 = 12_582_912.0;
+pub const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// Round to the nearest integer, ties to even, for |v| < 2^22 (callers clamp first). Same result
 /// as `f32::round_ties_even`, but a few adds that vectorize on baseline x86-64 (no SSE4.1).
@@ -80,6 +84,19 @@ impl Minifloat {
         let biased_exponent = (magnitude.to_bits() >> 23) as i32;
         let exponent = biased_exponent.max(self.min_exponent + 127);
         let addend = f32::from_bits(((exponent + 23 - self.mantissa_bits as i32) as u32) << 23);
+        ((magnitude + addend) - addend).copysign(x)
+    }
+
+    /// [`Minifloat::round`] on eight lanes, the same operations lane by lane.
+    #[inline(always)]
+    pub fn round_x8(&self, x: f32x8) -> f32x8 {
+        let magnitude = x.abs().fast_min(f32x8::splat(self.max));
+        let bits: i32x8 = bytemuck::cast(magnitude);
+        let biased_exponent: i32x8 = bits >> 23_i32;
+        let exponent = biased_exponent.max(i32x8::splat(self.min_exponent + 127));
+        let addend_bits: i32x8 =
+            (exponent + i32x8::splat(23 - self.mantissa_bits as i32)) << 23_i32;
+        let addend: f32x8 = bytemuck::cast(addend_bits);
         ((magnitude + addend) - addend).copysign(x)
     }
 
@@ -138,25 +155,36 @@ pub fn round_bf16(x: f32) -> f32 {
     }
 }
 
+/// [`round_bf16`] on eight lanes.
+#[inline(always)]
+pub fn round_bf16_x8(x: f32x8) -> f32x8 {
+    let bits: i32x8 = bytemuck::cast(x);
+    let odd: i32x8 = (bits >> 16_i32) & i32x8::splat(1);
+    let rounded_bits = (bits + i32x8::splat(0x7FFF) + odd) & i32x8::splat(0xFFFF_0000_u32 as i32);
+    let rounded: f32x8 = bytemuck::cast(rounded_bits);
+    let max = f32x8::splat(BF16_MAX);
+    rounded.abs().cmp_gt(max).blend(max.copysign(x), rounded)
+}
+
 /// `out[i] = element.round(input[i] / scale) * scale`: one scale for the whole slice.
 pub fn fake_quant_scaled(element: &Minifloat, scale: f32, input: &[f32], out: &mut [f32]) {
-    for (y, &x) in out.iter_mut().zip(input) {
-        *y = element.round(x / scale) * scale;
-    }
+    let scale8 = f32x8::splat(scale);
+    map_lanes(
+        input,
+        out,
+        |x| element.round_x8(x / scale8) * scale8,
+        |x| element.round(x / scale) * scale,
+    );
 }
 
 /// `out[i] = element.round(input[i])`: a plain cast to the element type and back.
 pub fn fake_quant_cast(element: &Minifloat, input: &[f32], out: &mut [f32]) {
-    for (y, &x) in out.iter_mut().zip(input) {
-        *y = element.round(x);
-    }
+    map_lanes(input, out, |x| element.round_x8(x), |x| element.round(x));
 }
 
 /// `out[i] = round_bf16(input[i])`.
 pub fn fake_quant_bf16(input: &[f32], out: &mut [f32]) {
-    for (y, &x) in out.iter_mut().zip(input) {
-        *y = round_bf16(x);
-    }
+    map_lanes(input, out, round_bf16_x8, round_bf16);
 }
 
 /// The scale that maps `amax` onto the element type's max; 1 for an all-zero slice.
@@ -180,8 +208,10 @@ pub fn floor_log2(x: f32) -> i32 {
     }
 }
 
-/// `2^exponent` as f32 for exponent in [-149, 127], exact (subnormal below -126).
+/// `2^exponent` as f32, exact for exponent in [-149, 127] (subnormal below -126); exponents
+/// outside that range are clamped into it.
 pub fn pow2(exponent: i32) -> f32 {
+    let exponent = exponent.clamp(-149, 127);
     if exponent >= -126 {
         f32::from_bits(((exponent + 127) as u32) << 23)
     } else {

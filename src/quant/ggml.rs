@@ -3,15 +3,11 @@
 //! `quantize_row_*`) stores. Blocks never straddle rows: a row must be a multiple of the block
 //! size (32, or 256 for the K-quants), which [`super::Format::check_shape`] enforces.
 
+use super::format::GgmlFormat;
 use candle_core::quantized::k_quants::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8_0, GgmlType,
 };
-use candle_core::quantized::QTensor;
-use candle_core::{Device, Tensor};
-
-use super::error::QuantError;
-use super::format::GgmlFormat;
 
 /// Quantize `input` (a multiple of the block size long) to `format`'s blocks and back into `out`.
 pub fn fake_quant_row(format: GgmlFormat, input: &[f32], out: &mut [f32]) {
@@ -33,12 +29,4 @@ fn round_trip<B: GgmlType>(input: &[f32], out: &mut [f32]) {
     let mut blocks = vec![B::zeros(); input.len() / B::BLCK_SIZE];
     B::from_float(input, &mut blocks);
     B::to_float(&blocks, out);
-}
-
-/// candle's own round trip, `QTensor::quantize(x).dequantize()`, on the whole tensor: the
-/// reference the row-wise path is tested against. The tensor's last dim must be a multiple of
-/// the block size.
-pub fn candle_round_trip(format: GgmlFormat, tensor: &Tensor) -> Result<Tensor, QuantError> {
-    let quantized = QTensor::quantize(tensor, format.dtype())?;
-    Ok(quantized.dequantize(&Device::Cpu)?)
 }

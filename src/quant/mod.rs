@@ -14,13 +14,17 @@ pub mod float;
 pub mod format;
 pub mod ggml;
 pub mod int;
+pub mod lanes;
 pub mod metrics;
 pub mod mx;
+mod name;
 mod rows;
 
 pub use calibrate::{RangeMethod, RangeObserver};
 pub use error::QuantError;
-pub use fake_quant::{fake_quant_activation, fake_quant_weight, ActRange, StaticQuantizer};
+pub use fake_quant::{
+    fake_quant_activation, fake_quant_weight, fake_quant_weight_into, ActRange, StaticQuantizer,
+};
 pub use format::{
     ActivationUse, Format, FormatInfo, FormatKind, GgmlFormat, IntFormat, IntGranularity, Scaling,
     INT_BITS,

@@ -12,8 +12,10 @@
 //! s_block = e4m3(amax_block / 6 · s_enc), decode scale d = s_block / s_enc, x̂ = e2m1(x/d)·d.
 //! A block whose E4M3 scale rounds to 0 dequantizes to 0.
 
+use wide::f32x8;
+
 use super::float::{floor_log2, pow2, Minifloat, E2M1, E4M3};
-use super::rows::stats;
+use super::lanes::{amax, map_lanes};
 
 /// Elements per MX block.
 pub const MX_BLOCK: usize = 32;
@@ -39,12 +41,16 @@ pub fn fake_quant_mx(element: &Minifloat, input: &[f32], out: &mut [f32]) {
         .chunks_exact(MX_BLOCK)
         .zip(out.chunks_exact_mut(MX_BLOCK))
     {
-        let exponent = mx_shared_exponent(element, stats(block).amax());
+        let exponent = mx_shared_exponent(element, amax(block));
         // Both powers of two are exact in f32 for exponents in [-127, 127].
         let (scale, inverse) = (pow2(exponent), pow2(-exponent));
-        for (y, &x) in out_block.iter_mut().zip(block) {
-            *y = element.round(x * inverse) * scale;
-        }
+        let (scale8, inverse8) = (f32x8::splat(scale), f32x8::splat(inverse));
+        map_lanes(
+            block,
+            out_block,
+            |x| element.round_x8(x * inverse8) * scale8,
+            |x| element.round(x * inverse) * scale,
+        );
     }
 }
 
@@ -64,20 +70,51 @@ pub fn nvfp4_block_scale(tensor_scale: f32, amax: f32) -> f32 {
     E4M3.round(amax / E2M1.max * tensor_scale) / tensor_scale
 }
 
+/// NVFP4 blocks handled per batch: their scales are computed together, eight at a time.
+const NVFP4_BATCH: usize = 64;
+
 /// Fake-quantize one row in NVFP4 blocks of 16, given the tensor encode scale.
 /// `input.len()` must be a multiple of 16 (the shape check guarantees it).
+///
+/// Works in batches of blocks: first every block's amax, then their decode scales eight lanes
+/// at a time (the per-block scalar chain of divisions and rounding would otherwise stall each
+/// block), then the elements. Same operations as [`nvfp4_block_scale`] block by block.
 pub fn fake_quant_nvfp4(tensor_scale: f32, input: &[f32], out: &mut [f32]) {
-    for (block, out_block) in input
-        .chunks_exact(NVFP4_BLOCK)
-        .zip(out.chunks_exact_mut(NVFP4_BLOCK))
-    {
-        let scale = nvfp4_block_scale(tensor_scale, stats(block).amax());
-        if scale == 0.0 {
-            out_block.fill(0.0);
-            continue;
+    let batch = NVFP4_BATCH * NVFP4_BLOCK;
+    for (chunk, out_chunk) in input.chunks(batch).zip(out.chunks_mut(batch)) {
+        let mut amaxes = [0.0f32; NVFP4_BATCH];
+        for (block_amax, block) in amaxes.iter_mut().zip(chunk.chunks_exact(NVFP4_BLOCK)) {
+            *block_amax = amax(block);
         }
-        for (y, &x) in out_block.iter_mut().zip(block) {
-            *y = E2M1.round(x / scale) * scale;
+        let mut scales = [0.0f32; NVFP4_BATCH];
+        let (six, tensor_scale8) = (f32x8::splat(E2M1.max), f32x8::splat(tensor_scale));
+        map_lanes(
+            &amaxes,
+            &mut scales,
+            |a| E4M3.round_x8(a / six * tensor_scale8) / tensor_scale8,
+            |a| nvfp4_block_scale(tensor_scale, a),
+        );
+        let blocks = chunk
+            .chunks_exact(NVFP4_BLOCK)
+            .zip(out_chunk.chunks_exact_mut(NVFP4_BLOCK));
+        for ((block, out_block), &scale) in blocks.zip(&scales) {
+            fake_quant_nvfp4_block(scale, block, out_block);
         }
     }
+}
+
+/// The elements of one NVFP4 block with its decode scale (a zero scale zeroes the block).
+#[inline(always)]
+fn fake_quant_nvfp4_block(scale: f32, block: &[f32], out: &mut [f32]) {
+    if scale == 0.0 {
+        out.fill(0.0);
+        return;
+    }
+    let scale8 = f32x8::splat(scale);
+    map_lanes(
+        block,
+        out,
+        |x| E2M1.round_x8(x / scale8) * scale8,
+        |x| E2M1.round(x / scale) * scale,
+    );
 }

@@ -5,73 +5,10 @@ use candle_core::{DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
 use super::error::QuantError;
+pub use super::lanes::{stats, Stats};
 
 /// Elements per work item when a pass over the whole tensor is split across threads.
 const CHUNK: usize = 1 << 16;
-
-/// Minimum, maximum and finiteness of a slice.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stats {
-    pub min: f32,
-    pub max: f32,
-    /// False if any value is NaN or infinite.
-    pub finite: bool,
-}
-
-impl Stats {
-    /// Largest magnitude.
-    pub fn amax(&self) -> f32 {
-        self.max.max(-self.min).max(0.0)
-    }
-
-    fn merge(self, other: Stats) -> Stats {
-        Stats {
-            min: self.min.min(other.min),
-            max: self.max.max(other.max),
-            finite: self.finite && other.finite,
-        }
-    }
-
-    const EMPTY: Stats = Stats {
-        min: f32::INFINITY,
-        max: f32::NEG_INFINITY,
-        finite: true,
-    };
-}
-
-/// Statistics of a slice in one vectorized pass. `x·0` is 0 for every finite `x` and NaN for
-/// NaN or ±inf, so the sum of those products flags any non-finite value without a branch.
-pub fn stats(values: &[f32]) -> Stats {
-    let mut low = [f32::INFINITY; 8];
-    let mut high = [f32::NEG_INFINITY; 8];
-    let mut probe = [0.0f32; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..8 {
-            let x = chunk[lane];
-            low[lane] = if x < low[lane] { x } else { low[lane] };
-            high[lane] = if x > high[lane] { x } else { high[lane] };
-            probe[lane] += x * 0.0;
-        }
-    }
-    let mut result = Stats::EMPTY;
-    for lane in 0..8 {
-        result = result.merge(Stats {
-            min: low[lane],
-            max: high[lane],
-            finite: probe[lane] == 0.0,
-        });
-    }
-    for &x in tail {
-        result = result.merge(Stats {
-            min: x,
-            max: x,
-            finite: x.is_finite(),
-        });
-    }
-    result
-}
 
 /// Statistics of a whole tensor's data, in parallel.
 pub fn tensor_stats(data: &[f32]) -> Stats {
@@ -105,19 +42,20 @@ pub fn check_finite(data: &[f32], shape: &[usize]) -> Result<Stats, QuantError> 
 }
 
 /// Run `kernel(row, row_stats, out_row)` over every row of `data` (rows of `row_len`), in
-/// parallel, into a new buffer. Fails on the first non-finite value (by flat index).
+/// parallel, writing the matching rows of `out` (as long as `data`). Fails on the first
+/// non-finite value (by flat index); `out` is then partly written.
 pub fn map_rows<K>(
     data: &[f32],
     shape: &[usize],
     row_len: usize,
+    out: &mut [f32],
     kernel: K,
-) -> Result<Vec<f32>, QuantError>
+) -> Result<(), QuantError>
 where
     K: Fn(&[f32], Stats, &mut [f32]) + Sync,
 {
-    let mut out = vec![0.0f32; data.len()];
     if data.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let row_len = row_len.max(1);
     // Batch short rows so each task has enough work to pay for its scheduling.
@@ -135,10 +73,24 @@ where
         })
         .reduce(|| true, |a, b| a && b);
     if all_finite {
-        Ok(out)
+        Ok(())
     } else {
         Err(non_finite_error(data, shape))
     }
+}
+
+/// Run `kernel(row, out_row)` over every row of `data`, in parallel, for data already known to
+/// be finite (a per-tensor format checked it while finding its scale): no per-row pass.
+pub fn map_finite_rows<K>(data: &[f32], row_len: usize, out: &mut [f32], kernel: K)
+where
+    K: Fn(&[f32], &mut [f32]) + Sync,
+{
+    let row_len = row_len.max(1);
+    let min_rows = (CHUNK / 8 / row_len).max(1);
+    data.par_chunks(row_len)
+        .zip(out.par_chunks_mut(row_len))
+        .with_min_len(min_rows)
+        .for_each(|(row, out_row)| kernel(row, out_row));
 }
 
 /// Call `work` with the tensor's values as a contiguous f32 slice: borrowed without a copy when

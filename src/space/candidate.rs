@@ -53,12 +53,8 @@ const SHORTHANDS: &[Row] = &[
 pub enum SpaceError {
     #[error("unknown candidate `{text}`: use a shorthand ({valid}) or WEIGHT_FORMAT:ACTIVATION_FORMAT (e.g. int8-sym-pc:int8-asym-pt)")]
     UnknownCandidate { text: String, valid: String },
-    #[error("candidate `{text}`: {source}")]
-    BadFormat {
-        text: String,
-        #[source]
-        source: QuantError,
-    },
+    #[error("candidate `{text}`: {cause}")]
+    BadFormat { text: String, cause: QuantError },
 }
 
 impl Shorthand {
@@ -104,9 +100,9 @@ impl Shorthand {
 }
 
 fn parse_format(text: &str, name: &str) -> Result<Format, SpaceError> {
-    name.parse().map_err(|source| SpaceError::BadFormat {
+    name.parse().map_err(|cause| SpaceError::BadFormat {
         text: text.into(),
-        source,
+        cause,
     })
 }
 

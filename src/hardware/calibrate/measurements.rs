@@ -1,0 +1,130 @@
+//! The measurements file written by `bitplan profile calibrate`: raw timings of candle's CPU
+//! kernels on this machine. Fitting (`fit.rs`) is a pure function of this file, so a fit can be
+//! redone, diffed or moved to another machine without measuring again.
+
+use serde::{Deserialize, Serialize};
+
+/// The `schema` of a measurements file.
+pub const SCHEMA: &str = "bitplan.measurements/1";
+
+/// A candle CPU kernel that calibration times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kernel {
+    /// `x.matmul(w.t())` in f32 (candle's gemm).
+    #[serde(rename = "f32")]
+    F32,
+    /// The same in f16 (inputs and weights f16).
+    #[serde(rename = "f16")]
+    F16,
+    /// The same in bf16.
+    #[serde(rename = "bf16")]
+    Bf16,
+    /// `QMatMul::forward` with GGML weights; activations f32, quantized on the fly by candle.
+    #[serde(rename = "q8_0")]
+    Q8_0,
+    #[serde(rename = "q6_k")]
+    Q6K,
+    #[serde(rename = "q4_k")]
+    Q4K,
+    #[serde(rename = "q3_k")]
+    Q3K,
+    #[serde(rename = "q2_k")]
+    Q2K,
+    #[serde(rename = "q4_0")]
+    Q4_0,
+}
+
+impl Kernel {
+    /// Every kernel, in the order they are measured.
+    pub const ALL: [Kernel; 9] = [
+        Kernel::F32,
+        Kernel::F16,
+        Kernel::Bf16,
+        Kernel::Q8_0,
+        Kernel::Q6K,
+        Kernel::Q4K,
+        Kernel::Q3K,
+        Kernel::Q2K,
+        Kernel::Q4_0,
+    ];
+
+    /// The bitplan format name of the kernel's weights (`fp32`, `q4_k`, ...).
+    pub fn weight_format(self) -> &'static str {
+        match self {
+            Kernel::F32 => "fp32",
+            Kernel::F16 => "fp16",
+            Kernel::Bf16 => "bf16",
+            Kernel::Q8_0 => "q8_0",
+            Kernel::Q6K => "q6_k",
+            Kernel::Q4K => "q4_k",
+            Kernel::Q3K => "q3_k",
+            Kernel::Q2K => "q2_k",
+            Kernel::Q4_0 => "q4_0",
+        }
+    }
+
+    /// Weights per GGML block and bytes per block (ggml's type traits); 1 and the element size
+    /// for the float kernels.
+    pub fn block(self) -> (usize, usize) {
+        match self {
+            Kernel::F32 => (1, 4),
+            Kernel::F16 | Kernel::Bf16 => (1, 2),
+            Kernel::Q8_0 => (32, 34),
+            Kernel::Q6K => (256, 210),
+            Kernel::Q4K => (256, 144),
+            Kernel::Q3K => (256, 110),
+            Kernel::Q2K => (256, 84),
+            Kernel::Q4_0 => (32, 18),
+        }
+    }
+
+    /// Stored bits per weight, block scales included.
+    pub fn bits_per_weight(self) -> f64 {
+        let (weights, bytes) = self.block();
+        bytes as f64 * 8.0 / weights as f64
+    }
+}
+
+/// One timed matmul: `rows` x `depth` activations times a `cols` x `depth` weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatmulSample {
+    pub kernel: Kernel,
+    pub rows: usize,
+    pub cols: usize,
+    pub depth: usize,
+    /// Seconds per call at the 10th percentile (what the fit uses; see `measure.rs`).
+    pub seconds: f64,
+    /// Median seconds per call.
+    pub median_seconds: f64,
+    /// Fastest call, seconds.
+    pub min_seconds: f64,
+    pub repeats: usize,
+}
+
+/// One timed parallel read of a buffer of `bytes` (median seconds per pass).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadSample {
+    pub bytes: usize,
+    pub seconds: f64,
+}
+
+/// What the measurements were taken on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub logical_cpus: usize,
+    /// Size of the highest cache level (from /sys on Linux), bytes.
+    pub last_level_cache_bytes: Option<u64>,
+    pub candle_version: String,
+}
+
+/// A measurements file. `complete` is false while measuring; a partial file resumes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurements {
+    pub schema: String,
+    pub machine: Machine,
+    pub seed: u64,
+    pub complete: bool,
+    pub read: Vec<ReadSample>,
+    pub matmul: Vec<MatmulSample>,
+}

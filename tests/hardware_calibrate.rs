@@ -1,0 +1,208 @@
+//! Calibration: measuring is separate from fitting; fitting is pure and recovers a known model
+//! from synthetic measurements; the fitted profile prices a layer exactly as the fit predicted.
+
+use bitplan::hardware::calibrate::measurements::{Machine, MatmulSample, ReadSample, SCHEMA};
+use bitplan::hardware::calibrate::{fit, measure, render, Kernel, MeasureSettings, Measurements};
+use bitplan::hardware::{dispatch, parse, price, FormatBits, Workload};
+use bitplan::model::OpKind;
+
+/// The synthetic machine: 50 GB/s DRAM, 200 GB/s cache of 32 MiB.
+const DRAM_GB_PER_S: f64 = 50.0;
+const CACHE_GB_PER_S: f64 = 200.0;
+const CACHE_BYTES: u64 = 32 << 20;
+
+fn machine() -> Machine {
+    Machine {
+        cpu: "synthetic".into(),
+        logical_cpus: 2,
+        last_level_cache_bytes: Some(CACHE_BYTES),
+        candle_version: "0.11".into(),
+    }
+}
+
+/// Seconds of a synthetic kernel: `overhead` + max(MACs / rate, weight bytes / DRAM), with no
+/// size dependence, so the fit must find a flat curve.
+fn synthetic_seconds(
+    kernel: Kernel,
+    rows: usize,
+    cols: usize,
+    depth: usize,
+    rate: f64,
+    overhead: f64,
+) -> f64 {
+    let (block, bytes) = kernel.block();
+    let weight_bytes = (cols * depth / block * bytes) as f64;
+    let macs = (rows * cols * depth) as f64;
+    overhead + (macs / rate).max(weight_bytes / (DRAM_GB_PER_S * 1e9))
+}
+
+fn synthetic() -> Measurements {
+    let read = vec![
+        ReadSample {
+            bytes: 1 << 20,
+            seconds: (1u64 << 20) as f64 / (CACHE_GB_PER_S * 1e9),
+        },
+        ReadSample {
+            bytes: 1 << 30,
+            seconds: (1u64 << 30) as f64 / (DRAM_GB_PER_S * 1e9),
+        },
+    ];
+    let mut matmul = Vec::new();
+    for (kernel, rate, overhead) in [(Kernel::F32, 100e9, 10e-6), (Kernel::Q4K, 40e9, 20e-6)] {
+        for (cols, depth) in [(512, 512), (2048, 512), (2048, 2048)] {
+            for rows in [1, 4, 16, 64, 256] {
+                let seconds = synthetic_seconds(kernel, rows, cols, depth, rate, overhead);
+                matmul.push(MatmulSample {
+                    kernel,
+                    rows,
+                    cols,
+                    depth,
+                    seconds,
+                    median_seconds: seconds,
+                    min_seconds: seconds,
+                    repeats: 1,
+                });
+            }
+        }
+    }
+    Measurements {
+        schema: SCHEMA.into(),
+        machine: machine(),
+        seed: 3,
+        complete: true,
+        read,
+        matmul,
+    }
+}
+
+#[test]
+fn fit_recovers_a_known_machine() {
+    let fitted = fit(&synthetic()).unwrap();
+    assert!((fitted.memory.dram_gb_per_s - DRAM_GB_PER_S).abs() < 1e-9);
+    assert!((fitted.memory.cache_gb_per_s - CACHE_GB_PER_S).abs() < 1e-9);
+    let f32_fit = fitted
+        .kernels
+        .iter()
+        .find(|k| k.kernel == Kernel::F32)
+        .unwrap();
+    assert_eq!(f32_fit.overhead_us, 10.0);
+    assert!(
+        (f32_fit.rate_tera_ops_per_s - 0.2).abs() < 1e-6,
+        "{}",
+        f32_fit.rate_tera_ops_per_s
+    );
+    let q4k = fitted
+        .kernels
+        .iter()
+        .find(|k| k.kernel == Kernel::Q4K)
+        .unwrap();
+    assert_eq!(q4k.overhead_us, 20.0);
+    for kernel in &fitted.kernels {
+        assert!(
+            kernel.rms_log_error < 1e-3,
+            "{:?}: {}",
+            kernel.kernel,
+            kernel.rms_log_error
+        );
+        assert_eq!(kernel.within_10_percent, 1.0);
+    }
+}
+
+#[test]
+fn fitting_is_pure() {
+    let measurements = synthetic();
+    let first = render("host-cpu", &measurements, &fit(&measurements).unwrap());
+    let second = render("host-cpu", &measurements, &fit(&measurements).unwrap());
+    assert_eq!(first, second);
+}
+
+#[test]
+fn a_partial_measurements_file_is_not_fitted() {
+    let mut measurements = synthetic();
+    measurements.complete = false;
+    insta::assert_snapshot!(
+        "partial_measurements",
+        fit(&measurements).unwrap_err().to_string()
+    );
+}
+
+#[test]
+fn the_fitted_profile_prices_samples_as_the_fit_predicts() {
+    let measurements = synthetic();
+    let fitted = fit(&measurements).unwrap();
+    let text = render("host-cpu", &measurements, &fitted);
+    let profile = parse(&text, "host-cpu.toml", Some("host-cpu")).unwrap();
+    for sample in &measurements.matmul {
+        let run = dispatch(
+            &profile,
+            OpKind::Linear,
+            sample.kernel.weight_format(),
+            "fp32",
+        )
+        .unwrap();
+        let (rows, cols, depth) = (sample.rows as u64, sample.cols as u64, sample.depth as u64);
+        let work = Workload {
+            op: OpKind::Linear,
+            groups: 1,
+            rows,
+            cols,
+            depth,
+            weight_elements: cols * depth,
+            weight_elements_read: cols * depth,
+            input_elements: rows * depth,
+            output_elements: rows * cols,
+        };
+        let bits = FormatBits {
+            stored_weight: sample.kernel.bits_per_weight(),
+            run_activation: 32.0,
+        };
+        let predicted = price(&profile, &work, &run, bits).latency_us * 1e-6;
+        let error = (predicted / sample.seconds - 1.0).abs();
+        // The rendered numbers keep 6 significant digits.
+        assert!(
+            error < 1e-4,
+            "{:?} {rows}x{cols}x{depth}: {predicted} vs {}",
+            sample.kernel,
+            sample.seconds
+        );
+    }
+}
+
+#[test]
+fn quick_measurement_runs_and_resumes_without_repeating_work() {
+    let settings = MeasureSettings::quick(5);
+    let mut calls = 0;
+    let measured = measure(&settings, None, &mut |_, _, _| {
+        calls += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert!(measured.complete);
+    assert_eq!(measured.matmul.len(), settings.plan().len());
+    assert_eq!(calls, settings.plan().len() + 1);
+    assert!(measured.matmul.iter().all(|s| s.min_seconds > 0.0
+        && s.min_seconds <= s.seconds
+        && s.seconds <= s.median_seconds));
+    // A k-quant needs rows of 256: the 512x256 shape (depth 256) is measured, none is skipped
+    // silently, and q4_k never appears with a depth that is not a multiple of 256.
+    assert!(measured
+        .matmul
+        .iter()
+        .filter(|s| s.kernel == Kernel::Q4K)
+        .all(|s| s.depth % 256 == 0));
+
+    let again = measure(&settings, Some(measured.clone()), &mut |_, _, _| Ok(())).unwrap();
+    assert_eq!(
+        again.matmul, measured.matmul,
+        "resuming a complete file measures nothing new"
+    );
+}
+
+#[test]
+fn resuming_someone_elses_measurements_is_refused() {
+    let settings = MeasureSettings::quick(5);
+    let mut other = synthetic();
+    other.complete = false;
+    let error = measure(&settings, Some(other), &mut |_, _, _| Ok(())).unwrap_err();
+    assert!(error.to_string().contains("cannot resume"), "{error}");
+}
