@@ -6,11 +6,14 @@ use anyhow::Context;
 use candle_core::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use bitplan::model::llama::{LmEvalSettings, LmTask};
 use bitplan::model::reference::{load_image_classifier, ImageClassifier};
+use bitplan::model::sequence::SequenceModel;
 use bitplan::model::RunnableModel;
-use bitplan::sensitivity::journal::{journal_path, write_table};
+use bitplan::sensitivity::journal::{journal_path, write_atomic, write_table};
+use bitplan::sensitivity::problem::to_problem;
 use bitplan::sensitivity::{analyze, Metric, Proxy, Settings, Shard, DEFAULT_PROBES};
-use bitplan::space::{resolve, ResolvedSpace, SearchSpace};
+use bitplan::space::{resolve, SearchSpace};
 
 /// Images per calibration batch: the confidence interval is over batches, so N/32 batches.
 pub const CALIB_BATCH: usize = 32;
@@ -27,7 +30,8 @@ pub const CALIB_BATCH: usize = 32;
     after_help = "Examples:\n  bitplan analyze fashion-cnn --space search-spaces/int-weight-only.toml --out sens.json\n  bitplan analyze mnist-cnn --space search-spaces/int-w-a.toml --calib 512 --proxy weight --proxy fisher --out sens.json\n  bitplan analyze fashion-cnn --space search-spaces/gguf.toml --shard 1/2 --out shard1.json"
 )]
 pub struct Args {
-    /// Reference model name (fashion-cnn, mnist-cnn) or weight file (.safetensors, .pth).
+    /// Reference model name (fashion-cnn, mnist-cnn, smollm2), weight file (.safetensors, .pth with
+    /// --arch), GGUF file or Hugging Face directory of a Llama-family model.
     pub model: String,
     /// Architecture of a weight file: fashion-cnn or mnist-cnn.
     #[arg(long)]
@@ -35,9 +39,10 @@ pub struct Args {
     /// Search-space file (see search-spaces/).
     #[arg(long)]
     pub space: PathBuf,
-    /// Calibration images (from the model's training split), in batches of 32.
-    #[arg(long, default_value_t = 256)]
-    pub calib: usize,
+    /// Calibration samples: images of the training split in batches of 32 (default 256), or
+    /// token windows of an LM (default 8 windows of 128 tokens, from Moby-Dick chapters 1-99).
+    #[arg(long)]
+    pub calib: Option<usize>,
     /// Output distance: kl (classifiers, LMs) or cosine (embedding models).
     #[arg(long, default_value = "kl")]
     pub metric: Metric,
@@ -59,6 +64,10 @@ pub struct Args {
     /// Output file (JSON).
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the table as a search problem file (bitplan.problem/1: error = measured mean,
+    /// cost = weight_bytes).
+    #[arg(long)]
+    pub problem: Option<PathBuf>,
 }
 
 fn parse_shard(text: &str) -> Result<Shard, String> {
@@ -74,19 +83,46 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, count })
 }
 
-/// The model, its resolved space and calibration batches (shared with validate-sensitivity).
-pub fn load(
-    model: &str,
-    arch: Option<&str>,
-    space: &std::path::Path,
-    calib: usize,
-) -> anyhow::Result<(ImageClassifier, ResolvedSpace, Vec<Tensor>)> {
-    let classifier = load_image_classifier(model, arch)?;
-    let space = SearchSpace::load(space)?;
-    let resolved = resolve(&space, classifier.model.graph())?;
-    let batches = calibration_batches(&classifier, calib)?;
-    Ok((classifier, resolved, batches))
+/// A loaded model the analyzer can run: an image classifier or a decoder LM.
+pub struct Loaded {
+    pub model: Box<dyn RunnableModel>,
+    /// Whether candle's autograd reaches every weight (the CNNs); the LMs use fused norms and
+    /// softmax, which drop gradients, so gradient proxies are refused for them.
+    pub differentiable: bool,
+    pub batches: Vec<Tensor>,
 }
+
+/// Loads `model` with its first `calib` calibration samples (images in batches of
+/// [`CALIB_BATCH`], or token windows of an LM in its evaluation batch size).
+pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyhow::Result<Loaded> {
+    if SequenceModel::claims(model) {
+        let llama = match SequenceModel::load(model)? {
+            SequenceModel::Decoder(llama) => llama,
+            SequenceModel::Encoder(_) => anyhow::bail!("{model}: sentence encoders take token batches with attention masks, which analyze does not build yet; use an image classifier or a decoder LM"),
+        };
+        let defaults = LmEvalSettings::default();
+        let settings = LmEvalSettings {
+            calibration_windows: calib.unwrap_or(defaults.calibration_windows),
+            ..defaults
+        };
+        let batches = LmTask::prepare(&llama, settings)?.calibration_batches()?;
+        return Ok(Loaded {
+            model: Box::new(llama),
+            differentiable: false,
+            batches,
+        });
+    }
+    let classifier = load_image_classifier(model, arch)?;
+    let batches = calibration_batches(&classifier, calib.unwrap_or(DEFAULT_CALIB_IMAGES))?;
+    Ok(Loaded {
+        model: Box::new(classifier.model),
+        differentiable: true,
+        batches,
+    })
+}
+
+/// Calibration images analyzed by default.
+pub const DEFAULT_CALIB_IMAGES: usize = 256;
 
 /// The first `calib` calibration images in batches of [`CALIB_BATCH`].
 pub fn calibration_batches(
@@ -113,8 +149,22 @@ pub fn calibration_batches(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (classifier, resolved, batches) =
-        load(&args.model, args.arch.as_deref(), &args.space, args.calib)?;
+    if args.problem.is_some() && args.shard.is_some() {
+        anyhow::bail!(
+            "--problem needs the whole table: run the shards, `bitplan merge` them, then convert"
+        );
+    }
+    let loaded = load_model(&args.model, args.arch.as_deref(), args.calib)?;
+    let gradients = args
+        .proxies
+        .iter()
+        .any(|p| matches!(p, Proxy::Fisher | Proxy::Hessian));
+    if gradients && !loaded.differentiable {
+        anyhow::bail!("--proxy fisher/hessian: {} uses fused ops (norms, softmax) through which candle does not propagate gradients; use --proxy weight", args.model);
+    }
+    let space = SearchSpace::load(&args.space)?;
+    let resolved = resolve(&space, loaded.model.graph())?;
+    let batches = loaded.batches;
     let settings = Settings {
         metric: args.metric,
         proxies: args.proxies.clone(),
@@ -132,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let journal = journal_path(&args.out);
     let table = analyze(
-        &classifier.model,
+        loaded.model.as_ref(),
         &resolved,
         &batches,
         &settings,
@@ -142,6 +192,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("analyzing {} over {}", args.model, args.space.display()))?;
     bar.finish_and_clear();
     write_table(&args.out, &table)?;
+    if let Some(path) = &args.problem {
+        let mut bytes = serde_json::to_vec_pretty(&to_problem(&table))?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes)?;
+    }
     let excluded: usize = resolved.layers.iter().map(|l| l.excluded.len()).sum();
     println!("{} cells of {} ({} layers; {excluded} layer/candidate pairs excluded by shape or pins) written to {}", table.cells.len(), table.total_cells, resolved.layers.len(), args.out.display());
     Ok(())

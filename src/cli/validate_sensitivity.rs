@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use bitplan::model::reference::load_image_classifier;
 use bitplan::sensitivity::journal::write_atomic;
 use bitplan::sensitivity::validate::validate;
 use bitplan::sensitivity::SensitivityTable;
 
-use super::analyze::calibration_batches;
+use super::analyze::load_model;
 
 /// Draw K random mixed plans from the table's candidates (stratified across average weight bits),
 /// measure each plan's true error on the table's calibration images, and report Spearman and
@@ -51,21 +50,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{} is one shard; merge the shards first (bitplan merge)",
         args.sens.display()
     );
-    let classifier = load_image_classifier(&args.model, args.arch.as_deref())?;
+    let loaded = load_model(
+        &args.model,
+        args.arch.as_deref(),
+        Some(table.provenance.calib_samples),
+    )?;
+    let model = loaded.model.as_ref();
     anyhow::ensure!(
-        table.provenance.model == classifier.model.graph.model,
+        table.provenance.model == model.graph().model,
         "{} was computed for {}, not {}",
         args.sens.display(),
         table.provenance.model,
         args.model
     );
-    let batches = calibration_batches(&classifier, table.provenance.calib_samples)?;
+    let batches = loaded.batches;
     let bar = ProgressBar::new(args.samples as u64);
     bar.set_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} plans  ETA {eta}",
     )?);
     let validation = validate(
-        &classifier.model,
+        model,
         &table,
         &batches,
         args.samples,

@@ -242,9 +242,11 @@ impl<'a> Context<'a> {
             .iter()
             .flat_map(|l| &l.candidates)
             .any(|c| c.activation.info().needs_calibration);
-        let calibration = needs_ranges
-            .then(|| Calibration::run(model, batches, DEFAULT_RANGE_METHOD))
-            .transpose()?;
+        let calibration = if needs_ranges {
+            Some(Calibration::run(model, batches, DEFAULT_RANGE_METHOD)?)
+        } else {
+            None
+        };
         let mut layers: Vec<(usize, String)> = Vec::new();
         for job in pending {
             if !layers.iter().any(|(_, name)| *name == job.layer) {
@@ -329,7 +331,8 @@ impl<'a> Context<'a> {
         })?;
         if self.settings.proxies.contains(&Proxy::Weight) {
             proxies.weight_mse = Some(metrics.mse);
-            proxies.weight_sqnr_db = Some(metrics.sqnr_db);
+            // +inf (an unchanged weight) has no JSON number: left out.
+            proxies.weight_sqnr_db = metrics.sqnr_db.is_finite().then_some(metrics.sqnr_db);
         }
         let stats = self.stats.get(&job.layer);
         if let Some(fisher) = stats.and_then(|s| s.fisher.as_ref()) {

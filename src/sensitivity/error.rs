@@ -6,10 +6,11 @@ use crate::model::ModelError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SensitivityError {
+    /// Boxed: model errors are large and every result of this module carries the variant.
     #[error(transparent)]
-    Model(#[from] ModelError),
+    Model(Box<ModelError>),
     #[error(transparent)]
-    Candle(#[from] candle_core::Error),
+    Candle(Box<candle_core::Error>),
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
     #[error("{path}: {reason}")]
@@ -37,5 +38,17 @@ pub(crate) fn file_error(
     SensitivityError::File {
         path: path.to_owned(),
         reason: reason.to_string(),
+    }
+}
+
+impl From<ModelError> for SensitivityError {
+    fn from(error: ModelError) -> Self {
+        Self::Model(Box::new(error))
+    }
+}
+
+impl From<candle_core::Error> for SensitivityError {
+    fn from(error: candle_core::Error) -> Self {
+        Self::Candle(Box::new(error))
     }
 }

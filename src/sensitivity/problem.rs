@@ -58,3 +58,63 @@ pub fn to_problem(table: &SensitivityTable) -> ProblemFile {
         ties: table.ties.iter().map(|tie| tie.layers.clone()).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensitivity::stats::Estimate;
+    use crate::sensitivity::table::{Cell, Provenance, Proxies, SENSITIVITY_SCHEMA};
+    use crate::space::TieSet;
+
+    fn cell(index: usize, layer: &str, candidate: &str, mean: f64, bits: f64) -> Cell {
+        Cell {
+            index,
+            layer: layer.into(),
+            candidate: candidate.into(),
+            weight_format: "int8-sym-pc".into(),
+            activation_format: "fp32".into(),
+            weight_bits: bits,
+            weight_elements: 16,
+            error: Estimate::from_values(&[mean]),
+            proxies: Proxies::default(),
+        }
+    }
+
+    #[test]
+    fn one_problem_layer_per_table_layer_with_error_and_bytes() {
+        let provenance = Provenance {
+            bitplan_version: "0".into(),
+            model: "m".into(),
+            model_hash: String::new(),
+            calib_hash: String::new(),
+            calib_samples: 1,
+            calib_batches: 1,
+            space: "s".into(),
+            space_hash: String::new(),
+            metric: "kl".into(),
+            proxies: vec![],
+            hutchinson_probes: 0,
+            seed: 0,
+        };
+        let table = SensitivityTable {
+            schema: SENSITIVITY_SCHEMA.into(),
+            provenance,
+            shard: None,
+            total_cells: 3,
+            ties: vec![TieSet {
+                name: "t".into(),
+                layers: vec!["a".into(), "b".into()],
+            }],
+            cells: vec![
+                cell(0, "a", "w8", 0.5, 8.0),
+                cell(1, "a", "w4", 2.0, 4.0),
+                cell(2, "b", "w8", 1.0, 8.0),
+            ],
+        };
+        let problem = to_problem(&table);
+        assert_eq!(problem.layers.len(), 2);
+        assert_eq!(problem.layers[0].candidates[1].error, 2.0);
+        assert_eq!(problem.layers[0].candidates[1].weight_bytes, 8.0);
+        assert_eq!(problem.ties, vec![vec!["a".to_string(), "b".to_string()]]);
+    }
+}
