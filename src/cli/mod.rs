@@ -5,18 +5,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cost;
 mod analyze;
+mod cost;
 mod eval;
 mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod merge;
 mod profile;
 mod search;
-mod merge;
 mod stdout;
 mod sweep;
+mod tables;
 mod train_reference;
 mod validate_sensitivity;
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::Budget;
 use super::problem::{LayerSpec, Problem};
+use super::tables::TableProvenance;
 
 /// The schema tag of a plan.
 pub const PLAN_SCHEMA: &str = "bitplan.plan/1";
@@ -55,6 +56,9 @@ pub struct Provenance {
     /// sha256 of the canonical problem JSON.
     pub problem_sha256: String,
     pub bitplan_version: String,
+    /// The sensitivity table, cost table and space a joined problem came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<TableProvenance>,
 }
 
 impl Provenance {
@@ -63,6 +67,7 @@ impl Provenance {
             problem: problem.origin().to_string(),
             problem_sha256: problem.fingerprint(),
             bitplan_version: env!("CARGO_PKG_VERSION").to_string(),
+            tables: problem.sources().cloned(),
         }
     }
 }
