@@ -25,7 +25,7 @@ use super::transition::TransitionSpec;
 use crate::hardware::table::{CandidateCost, CandidateFormats, CostTable, LayerCosts, METRICS};
 use crate::sensitivity::table::sha256_hex;
 use crate::sensitivity::{Cell, SensitivityTable};
-use crate::space::{ResolvedLayer, ResolvedSpace};
+use crate::space::{Candidate, ResolvedLayer, ResolvedSpace};
 
 /// Which number of the sensitivity table is a candidate's error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,7 +258,7 @@ fn join_layer(
     };
     let mut cost_rows = Vec::new();
     for candidate in &layer.candidates {
-        let cell = sensitivity_cell(tables, &layer.name, &candidate.name)?;
+        let cell = sensitivity_cell(tables, &layer.name, candidate)?;
         let priced = cost_candidate(tables, cell)?;
         if let Some(index) = row.costs.iter().position(|c| c.candidate == priced.name) {
             spec.candidates
@@ -305,19 +305,19 @@ fn nothing_runs(tables: &Tables, row: &LayerCosts) -> TableError {
 fn sensitivity_cell<'a>(
     tables: &Tables<'a>,
     layer: &str,
-    candidate: &str,
+    candidate: &Candidate,
 ) -> Result<&'a Cell, TableError> {
     let sens = tables.sensitivity;
     sens.cells
         .iter()
-        .find(|cell| cell.layer == layer && cell.candidate == candidate)
+        .find(|cell| cell.layer == layer && cell.candidate == candidate.name)
         .ok_or_else(|| TableError::CandidateMissing {
             file: tables.sensitivity_file.to_string(),
             space: tables.space.space.clone(),
             layer: layer.to_string(),
-            candidate: candidate.to_string(),
-            weight_format: "?".to_string(),
-            activation_format: "?".to_string(),
+            candidate: candidate.name.clone(),
+            weight_format: candidate.weight.to_string(),
+            activation_format: candidate.activation.to_string(),
             hint: "rerun `bitplan analyze` over this space",
         })
 }
