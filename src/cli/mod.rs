@@ -20,6 +20,7 @@ mod report;
 mod search;
 mod stdout;
 mod sweep;
+mod tables;
 mod train_reference;
 mod validate;
 mod validate_sensitivity;

@@ -2,30 +2,32 @@
 
 use std::path::{Path, PathBuf};
 
+use super::tables::SourceArgs;
+
 use anyhow::Context;
 use clap::ValueEnum;
 
-use bitplan::search::{
-    search, Budget, ExactLimits, ExactMethod, NsgaConfig, Problem, Settings, Solver,
-};
+use bitplan::search::{search, Budget, ExactLimits, ExactMethod, NsgaConfig, Settings, Solver};
 
 /// Choose a candidate for every layer: the least predicted error within the budgets.
 ///
 /// Reads a problem file (schema bitplan.problem/1: for every layer, candidates with a predicted
 /// error and cost metrics such as latency_us or weight_bytes; optional tie groups and transition
-/// costs), runs one solver, and writes a plan (schema bitplan.plan/1): per layer the chosen
+/// costs), or joins a sensitivity table (--sens), a cost table (--cost) and the search space
+/// they were built over (--space) into that problem, runs one solver, and writes a plan (schema bitplan.plan/1): per layer the chosen
 /// candidate and its error and costs, the totals, the slack left in every budget, the solver and
 /// seed, and the problem's sha256. A budget the problem cannot meet is an error that states the
 /// smallest achievable value.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Example:\n  bitplan search --problem tests/fixtures/problem-small.json \
-                        --budget 'latency_us<=9' --out plan.json"
+                        --budget 'latency_us<=9' --out plan.json\n  \
+                        bitplan search --sens sens.json --cost cost.json --space space.toml \
+                        --budget 'weight_bits<=4.5' --out plan.json"
 )]
 pub struct Args {
-    /// Problem file (JSON, schema bitplan.problem/1).
-    #[arg(long, value_name = "FILE")]
-    pub problem: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     /// A budget on one cost metric, METRIC<=VALUE; repeat for several.
     #[arg(long = "budget", value_name = "METRIC<=VALUE")]
@@ -118,7 +120,14 @@ impl SolverArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let problem = Problem::load(&args.problem)?;
+    let mut problems = args.source.problems()?;
+    if problems.len() != 1 {
+        anyhow::bail!(
+            "search takes one --cost table ({} given); map several profiles with `bitplan sweep`",
+            problems.len()
+        );
+    }
+    let problem = problems.remove(0);
     let budgets = parse_budgets(&args.budgets)?;
     let plan = search(&problem, &budgets, &args.solver.settings())?;
     let Some(out) = &args.out else {

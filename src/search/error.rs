@@ -248,6 +248,9 @@ pub enum SearchError {
     #[error("the exact solver's integer program failed: {reason}")]
     Ilp { reason: String },
 
+    #[error(transparent)]
+    Tables(#[from] super::tables_error::TableError),
+
     #[error("sweep: {reason}")]
     Sweep { reason: String },
 

@@ -1,7 +1,7 @@
 //! Search: choose one candidate per layer to minimize error under budgets, and map the whole
 //! trade-off. The searcher never touches a tensor: its input is a [`Problem`] of plain numbers
 //! (read from a `bitplan.problem/1` file, or built from sensitivity and cost tables with
-//! [`Problem::new`]); its outputs are [`Plan`]s and [`Front`]s.
+//! [`Problem::new`], or joined from tables with [`problem_from_tables`]); its outputs are [`Plan`]s and [`Front`]s.
 //!
 //! Solvers ([`Solver`]): `exact` (provably optimal, [`exact`]), `greedy` (convex hull,
 //! [`greedy`]), `aimet-path` (AIMET's sensitivity-ordered baseline), `evolutionary` (NSGA-II,
@@ -26,6 +26,8 @@ mod seeding;
 pub mod solver;
 mod states;
 pub mod sweep;
+pub mod tables;
+pub mod tables_error;
 mod ties;
 pub mod transition;
 
@@ -39,4 +41,6 @@ pub use plan::{
 pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
 pub use solver::{search, Settings, Solver};
 pub use sweep::{sweep, SweepSpec};
+pub use tables::{problem_from_tables, ErrorColumn, TableProvenance, Tables};
+pub use tables_error::TableError;
 pub use transition::TransitionSpec;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::Budget;
 use super::problem::{LayerSpec, Problem};
+use super::tables::TableProvenance;
 
 /// The schema tag of a plan.
 pub const PLAN_SCHEMA: &str = "bitplan.plan/1";
@@ -83,6 +84,9 @@ pub struct Provenance {
     /// search space), filled in by the stage that built the problem.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, String>,
+    /// The sensitivity table, cost table and space a joined problem came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<TableProvenance>,
 }
 
 impl Provenance {
@@ -92,6 +96,7 @@ impl Provenance {
             problem_sha256: problem.fingerprint(),
             bitplan_version: env!("CARGO_PKG_VERSION").to_string(),
             inputs: BTreeMap::new(),
+            tables: problem.sources().cloned(),
         }
     }
 }

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::decisions::Decisions;
 use super::error::{Expected, SearchError};
+use super::tables::TableProvenance;
 use super::ties::resolve_ties;
 use super::transition::{validate_transitions, TransitionSpec};
 
@@ -60,6 +61,8 @@ pub struct Problem {
     decisions: Decisions,
     /// Computed on first use: every plan's provenance carries it.
     fingerprint: OnceLock<String>,
+    /// The tables it was joined from, when built by [`super::tables::problem_from_tables`].
+    sources: Option<TableProvenance>,
 }
 
 /// The problem file as written on disk, for canonical serialization.
@@ -167,7 +170,21 @@ impl Problem {
             transitions,
             decisions,
             fingerprint: OnceLock::new(),
+            sources: None,
         })
+    }
+
+    /// The same problem, recording the tables it was built from (plans and fronts carry them).
+    pub fn with_sources(self, sources: TableProvenance) -> Problem {
+        Problem {
+            sources: Some(sources),
+            ..self
+        }
+    }
+
+    /// The tables the problem was built from, if any.
+    pub fn sources(&self) -> Option<&TableProvenance> {
+        self.sources.as_ref()
     }
 
     /// Where the problem came from (the file path, or what built it).
