@@ -5,6 +5,7 @@
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
 pub mod data;
+pub mod export;
 pub mod hardware;
 pub mod model;
 pub mod quant;

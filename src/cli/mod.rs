@@ -5,16 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cost;
 mod analyze;
+mod cost;
 mod eval;
 mod eval_seq;
+mod export;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod merge;
 mod profile;
 mod search;
-mod merge;
 mod stdout;
 mod sweep;
 mod train_reference;
@@ -60,6 +61,8 @@ enum Command {
     Merge(merge::Args),
     /// Check how well a sensitivity table predicts the error of random mixed plans.
     ValidateSensitivity(validate_sensitivity::Args),
+    /// Write a plan as files runtimes load: GGUF with per-tensor types, llama-quantize options.
+    Export(export::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Merge(args) => merge::run(args),
         Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
+        Command::Export(args) => export::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
