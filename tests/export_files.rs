@@ -105,12 +105,12 @@ fn llama_quantize_options_cover_every_planned_tensor() {
         options.tensor_types,
         vec![
             (
-                r"^blk\.(0)\.ffn_down\.weight$".to_string(),
-                "q6_k".to_string()
-            ),
-            (
                 r"^blk\.(0|1)\.attn_q\.weight$".to_string(),
                 "q4_k".to_string()
+            ),
+            (
+                r"^blk\.(0)\.ffn_down\.weight$".to_string(),
+                "q6_k".to_string()
             ),
         ]
     );
