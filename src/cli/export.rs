@@ -119,8 +119,8 @@ fn run_gguf(args: GgufArgs) -> anyhow::Result<()> {
     let export = export_gguf(&args.source, &plan, &args.out, options)
         .with_context(|| format!("exporting {} to GGUF", args.source.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&export)?);
-        return Ok(());
+        let json = serde_json::to_string_pretty(&export)?;
+        return super::stdout::print(&format!("{json}\n"));
     }
     let planned = export.tensors.iter().filter(|t| t.format.is_some()).count();
     let fallbacks = export.tensors.iter().filter(|t| t.fallback).count();
@@ -137,12 +137,12 @@ fn run_gguf(args: GgufArgs) -> anyhow::Result<()> {
 fn run_llama_quantize(args: LlamaQuantizeCliArgs) -> anyhow::Result<()> {
     let plan = ExportPlan::read(&args.plan)?;
     let options = LlamaQuantizeArgs::from_plan(&plan)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&options)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&options)?
     } else {
-        println!("{}", options.command_line(&args.source, &args.out));
-    }
-    Ok(())
+        options.command_line(&args.source, &args.out)
+    };
+    super::stdout::print(&format!("{text}\n"))
 }
 
 fn run_safetensors(args: SafetensorsArgs) -> anyhow::Result<()> {
