@@ -131,3 +131,39 @@ fn llama_quantize_options_cover_every_planned_tensor() {
         "{message}"
     );
 }
+
+#[test]
+fn cli_prints_overrides_and_fails_clearly_on_bad_input() {
+    let plan = write_plan(&scratch("cli.json"), &[("blk.0.attn_v", "q6_k")]);
+    let bitplan = env!("CARGO_BIN_EXE_bitplan");
+    let run = |args: &[&str]| {
+        std::process::Command::new(bitplan)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let plan_arg = plan.path.to_str().unwrap();
+    let ok = run(&["export", "llama-quantize", "--plan", plan_arg]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success());
+    assert!(
+        stdout.contains(r"--tensor-type '^blk\.(0)\.attn_v\.weight$=q6_k'"),
+        "{stdout}"
+    );
+
+    let missing = scratch("no-such.gguf");
+    let out = scratch("cli-out.gguf");
+    let failed = run(&[
+        "export",
+        "gguf",
+        missing.to_str().unwrap(),
+        "--plan",
+        plan_arg,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no-such.gguf"), "{stderr}");
+    assert!(!out.exists());
+}
