@@ -28,11 +28,7 @@ depthwise-conv2d = ["fp32", "w4"]
 linear = ["fp32", "w4"]
 "#;
 
-fn setup() -> (
-    bitplan::model::reference::ImageClassifier,
-    ResolvedSpace,
-    Vec<Tensor>,
-) {
+fn setup() -> (bitplan::model::reference::ImageClassifier, ResolvedSpace, Vec<Tensor>) {
     let classifier = load_image_classifier("fashion-cnn", None).expect("fashion-cnn");
     let space = SearchSpace::parse(SPACE, "test.toml").expect("space");
     let resolved = resolve(&space, classifier.model.graph()).expect("resolves");
@@ -40,25 +36,13 @@ fn setup() -> (
         .calibration
         .batch_ranges(32, Some(CALIB_IMAGES))
         .into_iter()
-        .map(|(s, e)| {
-            classifier
-                .calibration
-                .batch(s, e, &Device::Cpu)
-                .expect("batch")
-                .pixels
-        })
+        .map(|(s, e)| classifier.calibration.batch(s, e, &Device::Cpu).expect("batch").pixels)
         .collect();
     (classifier, resolved, batches)
 }
 
 fn settings(shard: Option<Shard>) -> Settings {
-    Settings {
-        metric: Metric::Kl,
-        proxies: vec![Proxy::Weight, Proxy::Fisher],
-        hutchinson_probes: 0,
-        seed: 3,
-        shard,
-    }
+    Settings { metric: Metric::Kl, proxies: vec![Proxy::Weight, Proxy::Fisher], hutchinson_probes: 0, seed: 3, shard }
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -70,21 +54,8 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn run(threads: usize, shard: Option<Shard>, journal: Option<(&Path, bool)>) -> SensitivityTable {
     let (classifier, resolved, batches) = setup();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("pool");
-    pool.install(|| {
-        analyze(
-            &classifier.model,
-            &resolved,
-            &batches,
-            &settings(shard),
-            journal,
-            &|_, _| {},
-        )
-    })
-    .expect("analysis")
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    pool.install(|| analyze(&classifier.model, &resolved, &batches, &settings(shard), journal, &|_, _| {})).expect("analysis")
 }
 
 fn json(table: &SensitivityTable) -> String {
@@ -124,15 +95,7 @@ fn kill_and_resume_gives_the_same_table_and_recomputes_nothing_finished() {
     std::fs::write(&journal, format!("{}\n{torn}", lines[..=kept].join("\n"))).expect("truncate");
     // Without --resume, an existing journal is refused.
     let (classifier, resolved, batches) = setup();
-    assert!(analyze(
-        &classifier.model,
-        &resolved,
-        &batches,
-        &settings(None),
-        Some((&journal, false)),
-        &|_, _| {}
-    )
-    .is_err());
+    assert!(analyze(&classifier.model, &resolved, &batches, &settings(None), Some((&journal, false)), &|_, _| {}).is_err());
     let computed = AtomicUsize::new(0);
     let first_done = AtomicUsize::new(usize::MAX);
     let progress = |done: usize, _total: usize| {
@@ -142,47 +105,25 @@ fn kill_and_resume_gives_the_same_table_and_recomputes_nothing_finished() {
             computed.fetch_add(1, Ordering::SeqCst);
         }
     };
-    let resumed = analyze(
-        &classifier.model,
-        &resolved,
-        &batches,
-        &settings(None),
-        Some((&journal, true)),
-        &progress,
-    )
-    .expect("resume");
+    let resumed = analyze(&classifier.model, &resolved, &batches, &settings(None), Some((&journal, true)), &progress).expect("resume");
     assert_eq!(first_done.load(Ordering::SeqCst), kept);
     assert_eq!(computed.load(Ordering::SeqCst), full.cells.len() - kept);
     assert_eq!(json(&full), json(&resumed));
     write_table(&out, &resumed).expect("write");
-    assert!(
-        !journal.exists(),
-        "the journal is removed once the table is written"
-    );
+    assert!(!journal.exists(), "the journal is removed once the table is written");
 }
 
 #[test]
 fn shards_merged_equal_one_run_and_foreign_shards_are_refused() {
     let full = run(2, None, None);
     let shards: Vec<(PathBuf, SensitivityTable)> = (1..=3)
-        .map(|index| {
-            (
-                PathBuf::from(format!("shard{index}.json")),
-                run(2, Some(Shard { index, count: 3 }), None),
-            )
-        })
+        .map(|index| (PathBuf::from(format!("shard{index}.json")), run(2, Some(Shard { index, count: 3 }), None)))
         .collect();
     assert!(shards.iter().all(|(_, s)| s.cells.len() < full.cells.len()));
     assert_eq!(json(&merge(shards.clone()).expect("merge")), json(&full));
     let mut foreign = shards.clone();
     foreign[1].1.provenance.calib_hash = "0000".into();
     let error = merge(foreign).expect_err("foreign shard").to_string();
-    assert!(
-        error.contains("shard2.json") && error.contains("calib_hash"),
-        "{error}"
-    );
-    assert!(merge(shards[..2].to_vec())
-        .expect_err("missing shard")
-        .to_string()
-        .contains("shard 3/3 is missing"));
+    assert!(error.contains("shard2.json") && error.contains("calib_hash"), "{error}");
+    assert!(merge(shards[..2].to_vec()).expect_err("missing shard").to_string().contains("shard 3/3 is missing"));
 }

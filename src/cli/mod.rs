@@ -5,17 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod analyze;
 mod cost;
+mod analyze;
 mod eval;
 mod eval_seq;
 mod export;
 mod fake_quant;
 mod formats;
 mod inspect;
-mod merge;
 mod profile;
 mod search;
+mod merge;
 mod stdout;
 mod sweep;
 mod train_reference;
@@ -61,7 +61,8 @@ enum Command {
     Merge(merge::Args),
     /// Check how well a sensitivity table predicts the error of random mixed plans.
     ValidateSensitivity(validate_sensitivity::Args),
-    /// Write a plan as files runtimes load: GGUF with per-tensor types, llama-quantize options.
+    /// Write a plan as files runtimes load: GGUF with per-tensor types, llama-quantize options,
+    /// fake-quantized safetensors.
     Export(export::Args),
 }
 

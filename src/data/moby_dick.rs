@@ -22,10 +22,7 @@ pub fn chapter(number: usize) -> Result<String, DataError> {
         });
     }
     let path = fixture_path(&format!("{MOBY_DICK_DIR}/chapter_{number}.txt"))?;
-    std::fs::read_to_string(&path).map_err(|source| DataError::Io {
-        path,
-        cause: source,
-    })
+    std::fs::read_to_string(&path).map_err(|source| DataError::Io { path, cause: source })
 }
 
 /// Chapters `numbers` joined with blank lines, in the given order.

@@ -2,13 +2,13 @@
 //! built-in architectures, and fixtures that fail loudly (with the fetch-script hint) when missing.
 #![allow(dead_code)]
 
-use bitplan::model::arch::CnnArch;
-use bitplan::model::cnn::CnnModel;
-use bitplan::model::spec::LayerKind;
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
+use bitplan::model::arch::CnnArch;
+use bitplan::model::cnn::CnnModel;
+use bitplan::model::spec::LayerKind;
 
 /// Standard normal samples (Box-Muller), deterministic for a seed.
 pub fn gaussian(seed: u64, count: usize) -> Vec<f32> {
