@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod demo;
+pub mod export;
 pub mod hardware;
 pub mod model;
 pub mod quant;

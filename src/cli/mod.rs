@@ -11,6 +11,7 @@ mod demo;
 mod diff;
 mod eval;
 mod eval_seq;
+mod export;
 mod fake_quant;
 mod formats;
 mod inspect;
@@ -66,6 +67,9 @@ enum Command {
     Merge(merge::Args),
     /// Check how well a sensitivity table predicts the error of random mixed plans.
     ValidateSensitivity(validate_sensitivity::Args),
+    /// Write a plan as files runtimes load: GGUF with per-tensor types, llama-quantize options,
+    /// fake-quantized safetensors.
+    Export(export::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Merge(args) => merge::run(args),
         Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
+        Command::Export(args) => export::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
