@@ -5,23 +5,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
+mod cost;
 mod demo;
 mod diff;
-mod cost;
-mod analyze;
 mod eval;
 mod eval_seq;
 mod fake_quant;
 mod formats;
 mod inspect;
+mod merge;
+mod profile;
 mod report;
 mod search;
 mod stdout;
 mod sweep;
 mod train_reference;
 mod validate;
-mod profile;
-mod merge;
 mod validate_sensitivity;
 
 /// bitplan: choose a numeric format for every layer of a network so it fits a chip.
