@@ -28,6 +28,7 @@ mod states;
 pub mod sweep;
 pub mod tables;
 pub mod tables_error;
+mod tables_links;
 mod ties;
 pub mod transition;
 

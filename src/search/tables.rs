@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::error::SearchError;
 use super::problem::{CandidateSpec, LayerSpec, Problem};
 use super::tables_error::TableError;
-use super::transition::TransitionSpec;
+use super::tables_links::{restrict_ties, transitions};
 use crate::hardware::table::{CandidateCost, CandidateFormats, CostTable, LayerCosts, METRICS};
 use crate::sensitivity::table::sha256_hex;
 use crate::sensitivity::{Cell, SensitivityTable};
@@ -238,9 +238,9 @@ fn check_layers(tables: &Tables) -> Result<(), TableError> {
 }
 
 /// One layer of the problem, with each candidate's row index in the cost table's `costs`.
-struct JoinedLayer {
-    spec: LayerSpec,
-    cost_rows: Vec<usize>,
+pub(super) struct JoinedLayer {
+    pub spec: LayerSpec,
+    pub cost_rows: Vec<usize>,
 }
 
 fn join_layer(
@@ -414,81 +414,4 @@ fn metric_value(priced: &CandidateCost, metric: &str) -> f64 {
         "energy_uj" => cost.energy_uj,
         _ => priced.weight_bits,
     }
-}
-
-/// Tied layers keep only the candidates every member can run (they must share one).
-fn restrict_ties(rows: &mut [JoinedLayer], ties: &[Vec<String>]) {
-    for tie in ties {
-        let members: Vec<usize> = rows
-            .iter()
-            .enumerate()
-            .filter(|(_, row)| tie.contains(&row.spec.name))
-            .map(|(index, _)| index)
-            .collect();
-        let common: BTreeSet<String> = members
-            .iter()
-            .map(|&i| names(&rows[i]))
-            .reduce(|a, b| a.intersection(&b).cloned().collect())
-            .unwrap_or_default();
-        for &index in &members {
-            let row = &mut rows[index];
-            let keep: Vec<bool> = row
-                .spec
-                .candidates
-                .iter()
-                .map(|c| common.contains(&c.name))
-                .collect();
-            let mut flags = keep.iter();
-            row.spec
-                .candidates
-                .retain(|_| *flags.next().unwrap_or(&false));
-            let mut flags = keep.iter();
-            row.cost_rows.retain(|_| *flags.next().unwrap_or(&false));
-        }
-    }
-}
-
-fn names(row: &JoinedLayer) -> BTreeSet<String> {
-    row.spec.candidates.iter().map(|c| c.name.clone()).collect()
-}
-
-/// The cost table's transition matrices between layers of the problem, re-indexed from the
-/// cost table's candidate order to the problem's.
-fn transitions(tables: &Tables, rows: &[JoinedLayer]) -> Result<Vec<TransitionSpec>, TableError> {
-    let by_name: BTreeMap<&str, &JoinedLayer> = rows
-        .iter()
-        .map(|row| (row.spec.name.as_str(), row))
-        .collect();
-    let mut specs = Vec::new();
-    for matrix in &tables.costs.transitions {
-        let (Some(from), Some(to)) = (
-            by_name.get(matrix.from.as_str()),
-            by_name.get(matrix.to.as_str()),
-        ) else {
-            continue;
-        };
-        let mut cost = Vec::new();
-        for &row in &from.cost_rows {
-            let mut line = Vec::new();
-            for &col in &to.cost_rows {
-                let cell = matrix.cost.get(row).and_then(|r| r.get(col));
-                line.push(*cell.ok_or_else(|| TableError::TransitionShape {
-                    costs: tables.cost_file.to_string(),
-                    from: matrix.from.clone(),
-                    to: matrix.to.clone(),
-                    metric: matrix.metric.clone(),
-                    row,
-                    col,
-                })?);
-            }
-            cost.push(line);
-        }
-        specs.push(TransitionSpec {
-            from: matrix.from.clone(),
-            to: matrix.to.clone(),
-            metric: matrix.metric.clone(),
-            cost,
-        });
-    }
-    Ok(specs)
 }
