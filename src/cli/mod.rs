@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod analyze;
-mod cost;
 mod demo;
 mod diff;
+mod cost;
+mod analyze;
 mod eval;
 mod eval_seq;
 mod fake_quant;
