@@ -108,3 +108,62 @@ fn a_candidate_no_layer_can_run_is_an_error_naming_the_layer() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("cost_no_candidate_fits", stderr);
 }
+
+#[test]
+fn a_search_space_prices_each_layer_in_its_admissible_candidates_only() {
+    let out = scratch("fashion-gguf.json");
+    let (code, stdout, stderr) = bitplan(&[
+        "cost",
+        "fashion-cnn",
+        "--profile",
+        "h100",
+        "--space",
+        "search-spaces/gguf.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("q8_0"), "{stdout}");
+    let table: CostTable = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(table.layers.len(), 9);
+    // The stem's rows (1 channel x 3 x 3 = 9 elements) fit no GGML block: only f16 is left.
+    let stem = &table.layers[0];
+    assert_eq!(stem.name, "stem");
+    let priced: Vec<&str> = stem.costs.iter().map(|c| c.candidate.as_str()).collect();
+    assert_eq!(priced, ["f16"]);
+    assert!(stem
+        .unavailable
+        .iter()
+        .any(|u| u.candidate == "q8_0" && u.reason.starts_with("search space:")));
+    // The head's rows fit q8_0 blocks but not the 256-element K-quant super-blocks.
+    let head = table.layers.iter().find(|l| l.name == "head").unwrap();
+    let priced: Vec<&str> = head.costs.iter().map(|c| c.candidate.as_str()).collect();
+    assert_eq!(priced, ["q8_0", "f16"]);
+    for layer in &table.layers {
+        assert_eq!(
+            layer.costs.len() + layer.unavailable.len(),
+            7,
+            "{}",
+            layer.name
+        );
+    }
+}
+
+#[test]
+fn candidate_and_space_together_are_refused() {
+    let out = scratch("both.json");
+    let (code, _, stderr) = bitplan(&[
+        "cost",
+        "fashion-cnn",
+        "--profile",
+        "h100",
+        "--candidate",
+        "w8a8",
+        "--space",
+        "search-spaces/gguf.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("--space"), "{stderr}");
+}

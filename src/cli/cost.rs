@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bitplan::hardware::formats::QuantCatalog;
-use bitplan::hardware::{cost_table, load, CandidateFormats, CostTable};
+use bitplan::hardware::{cost_table, cost_table_for_space, load, CandidateFormats, CostTable};
 use bitplan::model::reference::load_image_classifier;
 use bitplan::model::{Graph, RunnableModel};
-use bitplan::space::Shorthand;
+use bitplan::space::{resolve, SearchSpace, Shorthand};
 
 /// Predict what each layer of a model costs in each candidate format on one chip.
 ///
@@ -20,12 +20,14 @@ use bitplan::space::Shorthand;
 ///
 /// MODEL is a reference name (fashion-cnn, mnist-cnn), a weight file with --arch, or a graph
 /// JSON file as `bitplan inspect --json` writes it. Candidates are shorthands (w8a8, w4a16, ...)
-/// or WEIGHT_FORMAT:ACTIVATION_FORMAT; a search-space file (--space) is read once the
-/// search-space parser exists.
+/// or WEIGHT_FORMAT:ACTIVATION_FORMAT (every layer is priced in each), or come from a
+/// search-space file (--space): each layer is priced only in the candidates the space admits for
+/// it, and the rest are listed as unavailable with the space's reason.
 #[derive(Debug, clap::Parser)]
 #[command(
     after_help = "Examples:\n  bitplan cost fashion-cnn --profile h100 --candidate w8a8 --candidate w4a16 --out cost.json\n  \
-                        bitplan cost graph.json --profile arm-cortex-a76 --candidate q4_k:fp32 --batch 8 --seq 64 --out cost.json"
+                        bitplan cost graph.json --profile arm-cortex-a76 --candidate q4_k:fp32 --batch 8 --seq 64 --out cost.json\n  \
+                        bitplan cost fashion-cnn --profile host-cpu --space search-spaces/gguf.toml --batch 8 --out cost.json"
 )]
 pub struct Args {
     /// Reference model name, weight file (with --arch), or graph JSON.
@@ -37,8 +39,15 @@ pub struct Args {
     #[arg(long)]
     profile: String,
     /// A candidate: shorthand (w8a8, w4a16, ...) or WEIGHT_FORMAT:ACTIVATION_FORMAT. Repeat.
-    #[arg(long = "candidate", required = true)]
+    #[arg(
+        long = "candidate",
+        required_unless_present = "space",
+        conflicts_with = "space"
+    )]
     candidates: Vec<String>,
+    /// Search-space file (search-spaces/*.toml): per-layer admissible candidates.
+    #[arg(long)]
+    space: Option<PathBuf>,
     /// Samples per call.
     #[arg(long, default_value_t = 1)]
     batch: u64,
@@ -53,19 +62,35 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let profile = load(&args.profile)?.profile;
     let graph = load_graph(&args.model, args.arch.as_deref())?;
-    let candidates: Vec<CandidateFormats> = args
-        .candidates
-        .iter()
-        .map(|text| Shorthand::parse(text).map(|shorthand| CandidateFormats::from(&shorthand)))
-        .collect::<Result<_, _>>()?;
-    let table = cost_table(
-        &profile,
-        &graph,
-        &candidates,
-        &QuantCatalog,
-        args.batch,
-        args.seq,
-    )?;
+    let table = match &args.space {
+        Some(path) => {
+            let space = SearchSpace::load(path)?;
+            let resolved = resolve(&space, &graph)?;
+            cost_table_for_space(
+                &profile,
+                &graph,
+                &resolved,
+                &QuantCatalog,
+                args.batch,
+                args.seq,
+            )?
+        }
+        None => {
+            let candidates: Vec<CandidateFormats> = args
+                .candidates
+                .iter()
+                .map(|text| Shorthand::parse(text).map(|s| CandidateFormats::from(&s)))
+                .collect::<Result<_, _>>()?;
+            cost_table(
+                &profile,
+                &graph,
+                &candidates,
+                &QuantCatalog,
+                args.batch,
+                args.seq,
+            )?
+        }
+    };
     let json = serde_json::to_string_pretty(&table).context("serializing the cost table")?;
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("writing {}", args.out.display()))?;

@@ -25,6 +25,6 @@ pub use error::{FieldProblem, HardwareError};
 pub use load::{load, load_file, parse, shipped_names, LoadedProfile};
 pub use precision::Precision;
 pub use profile::Profile;
-pub use table::{cost_table, CandidateFormats, CostTable, FormatCatalog};
+pub use table::{cost_table, cost_table_for_space, CandidateFormats, CostTable, FormatCatalog};
 pub use transition::{transition_cost, Side, TransitionCost};
 pub use workload::Workload;

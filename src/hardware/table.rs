@@ -12,6 +12,7 @@ use super::profile::Profile;
 use super::transition::{transition_cost, Side};
 use super::workload::Workload;
 use crate::model::{Graph, Layer, OpKind};
+use crate::space::ResolvedSpace;
 
 /// The `schema` of a cost table file.
 pub const SCHEMA: &str = "bitplan.cost/1";
@@ -118,13 +119,99 @@ pub fn cost_table(
     batch: u64,
     seq: u64,
 ) -> Result<CostTable, HardwareError> {
+    let per_layer = vec![candidates.to_vec(); graph.layers.len()];
+    let excluded = vec![Vec::new(); graph.layers.len()];
+    build(
+        profile,
+        graph,
+        candidates,
+        (&per_layer, &excluded),
+        catalog,
+        (batch, seq),
+    )
+}
+
+/// Like [`cost_table`], but each layer gets only the candidates a search space admits for it
+/// ([`crate::space::resolve`]); the others are listed in the layer's `unavailable` with the
+/// space's reason. The table's `candidates` are the union, in the order first met.
+pub fn cost_table_for_space(
+    profile: &Profile,
+    graph: &Graph,
+    space: &ResolvedSpace,
+    catalog: &dyn FormatCatalog,
+    batch: u64,
+    seq: u64,
+) -> Result<CostTable, HardwareError> {
+    let mut union: Vec<CandidateFormats> = Vec::new();
+    let mut per_layer = Vec::new();
+    let mut excluded = Vec::new();
+    for layer in &graph.layers {
+        let resolved = space
+            .layers
+            .iter()
+            .find(|r| r.name == layer.name)
+            .ok_or_else(|| HardwareError::Layer {
+                layer: layer.name.clone(),
+                message: format!("search space {} does not cover this layer", space.space),
+            })?;
+        let formats: Vec<CandidateFormats> = resolved
+            .candidates
+            .iter()
+            .map(CandidateFormats::from)
+            .collect();
+        for candidate in &formats {
+            if !union.iter().any(|u| u.name == candidate.name) {
+                union.push(candidate.clone());
+            }
+        }
+        per_layer.push(formats);
+        excluded.push(
+            resolved
+                .excluded
+                .iter()
+                .map(|e| Unavailable {
+                    candidate: e.candidate.clone(),
+                    reason: format!("search space: {}", e.reason),
+                })
+                .collect(),
+        );
+    }
+    build(
+        profile,
+        graph,
+        &union,
+        (&per_layer, &excluded),
+        catalog,
+        (batch, seq),
+    )
+}
+
+/// Per layer: the candidates to price, and those the space already excluded.
+type LayerCandidates<'a> = (&'a [Vec<CandidateFormats>], &'a [Vec<Unavailable>]);
+
+fn build(
+    profile: &Profile,
+    graph: &Graph,
+    candidates: &[CandidateFormats],
+    (per_layer, excluded): LayerCandidates,
+    catalog: &dyn FormatCatalog,
+    (batch, seq): (u64, u64),
+) -> Result<CostTable, HardwareError> {
     let samples = samples(graph, batch, seq)?;
     let total_weights: u64 = graph.layers.iter().map(weight_elements).sum();
     let mut layers = Vec::new();
     let mut priced: Vec<Vec<Priced>> = Vec::new();
-    for layer in &graph.layers {
+    for (index, layer) in graph.layers.iter().enumerate() {
         let work = Workload::from_layer(layer, samples)?;
-        let (row, extras) = price_layer(profile, layer, &work, candidates, catalog, total_weights)?;
+        let (mut row, extras) = price_layer(
+            profile,
+            layer,
+            &work,
+            &per_layer[index],
+            catalog,
+            total_weights,
+        )?;
+        row.unavailable.extend(excluded[index].iter().cloned());
         layers.push(row);
         priced.push(extras);
     }
