@@ -7,6 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use bitplan::demo::{run_demo, DemoSettings, Progress};
 
+/// Run the whole pipeline on the embedded fashion-cnn and write a report, with no network.
+///
 /// Run bitplan end to end with no arguments and no network: fashion-cnn (embedded weights and
 /// test set), measured per-layer errors, cost tables on the H100, TPU v5e, Hexagon and
 /// Cortex-A76 profiles, each chip's latency/error frontier, measured validation of the best

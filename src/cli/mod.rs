@@ -37,7 +37,7 @@ mod validate_sensitivity;
     version,
     about,
     long_about,
-    after_help = "Example:\n  bitplan formats"
+    after_help = "Examples:\n  bitplan demo                      # the whole pipeline on the embedded fashion-cnn\n  bitplan formats                   # every numeric format bitplan knows\n  bitplan inspect fashion-cnn       # a model's quantizable layers"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,30 +46,30 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Demo(demo::Args),
     Formats(formats::Args),
     FakeQuant(fake_quant::Args),
     Inspect(inspect::Args),
     Eval(eval::Args),
-    TrainReference(train_reference::Args),
-    Search(search::Args),
-    Sweep(sweep::Args),
-    Diff(diff::Args),
-    Validate(validate::Args),
-    Report(report::Args),
-    Demo(demo::Args),
-    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
-    Cost(cost::Args),
-    /// List, show, check and calibrate hardware profiles.
-    Profile(profile::Args),
     /// Measure each layer's error under each candidate of a search space (sensitivity table).
     Analyze(analyze::Args),
     /// Join sensitivity shards (analyze --shard k/n) into one table.
     Merge(merge::Args),
     /// Check how well a sensitivity table predicts the error of random mixed plans.
     ValidateSensitivity(validate_sensitivity::Args),
+    /// List, show, check and calibrate hardware profiles.
+    Profile(profile::Args),
+    /// Predict each layer's latency, bytes and energy in each candidate on a hardware profile.
+    Cost(cost::Args),
+    Search(search::Args),
+    Sweep(sweep::Args),
+    Validate(validate::Args),
+    Report(report::Args),
+    Diff(diff::Args),
     /// Write a plan as files runtimes load: GGUF with per-tensor types, llama-quantize options,
     /// fake-quantized safetensors.
     Export(export::Args),
+    TrainReference(train_reference::Args),
 }
 
 /// Exit status for a command that failed on its input or its work (clap uses 2 for usage errors).

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use bitplan::report::write_report;
 
+/// Draw a run directory's report: one self-contained HTML page plus SVG and PNG figures.
+///
 /// Draw a run directory's report: RUN_DIR/index.html (one self-contained file, inline SVG and
 /// CSS) and every figure as SVG and PNG under RUN_DIR/figures/. The run directory holds
 /// fronts/PROFILE.json (from `bitplan sweep`, validated or not) and optionally run.json,

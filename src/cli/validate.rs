@@ -8,6 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use bitplan::report::{read_front, write_front};
 use bitplan::validate::{validate_front, Evaluator, MeasureCache, ValidateSettings};
 
+/// Measure a front's best plans and its uniform baselines for real.
+///
 /// Measure a front's top plans and all its uniform baselines: top-1 accuracy on the model's
 /// evaluation split (never its calibration data) and the executor's latency on this CPU. Writes
 /// the front with a `measured` block in every measured plan, and flags plans a uniform baseline
