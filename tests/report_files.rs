@@ -4,13 +4,12 @@
 
 mod report_common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use bitplan::report::html::SECTIONS;
 use bitplan::report::plan_file::{plan_from_str, plan_to_string};
 use bitplan::report::{diff, read_plan, write_plan, write_report, Encoding};
-use bitplan::search::Plan;
+use bitplan::search::{ErrorColumn, Plan, TableProvenance};
 use report_common::{fixture_run, front, measured};
 
 fn scratch(name: &str) -> std::path::PathBuf {
@@ -20,13 +19,23 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn rich_plan() -> Plan {
     let mut plan = front(4).plans[0].plan.clone();
     plan.measured = Some(measured(2.0));
-    plan.provenance.inputs = BTreeMap::from([
-        ("model".to_string(), "fixture".to_string()),
-        (
-            "profile".to_string(),
-            "nvidia-h100-sxm (sha256 00ff)".to_string(),
-        ),
-    ]);
+    plan.provenance.tables = Some(TableProvenance {
+        sensitivity: "sensitivity.json".into(),
+        model: "fixture".into(),
+        model_hash: "00ff".into(),
+        calib_hash: "ff00".into(),
+        calib_samples: 1024,
+        sensitivity_metric: "kl".into(),
+        error_column: ErrorColumn::Ci95High,
+        space: "search-spaces/int-w-a.toml".into(),
+        space_hash: "0a0b".into(),
+        costs: "costs/nvidia-h100-sxm.json".into(),
+        profile: "nvidia-h100-sxm".into(),
+        cost_table_sha256: "0c0d".into(),
+        profile_sha256: Some("0e0f".into()),
+        batch: 1,
+        seq: 1,
+    });
     plan.layers[0].reason = Some("pinned by the space".into());
     plan
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use bitplan::model::llama::{LmEvalSettings, LmTask};
@@ -12,11 +12,10 @@ use bitplan::model::sequence::SequenceModel;
 use bitplan::model::RunnableModel;
 use bitplan::sensitivity::journal::{journal_path, write_atomic, write_table};
 use bitplan::sensitivity::problem::to_problem;
-use bitplan::sensitivity::{analyze, Metric, Proxy, Settings, Shard, DEFAULT_PROBES};
+use bitplan::sensitivity::{
+    analyze, Metric, Proxy, Settings, Shard, CALIB_BATCH, DEFAULT_CALIB_IMAGES, DEFAULT_PROBES,
+};
 use bitplan::space::{resolve, SearchSpace};
-
-/// Images per calibration batch: the confidence interval is over batches, so N/32 batches.
-pub const CALIB_BATCH: usize = 32;
 
 /// Measure, for every layer and every candidate of a search space, how much the model's output
 /// degrades when that layer alone takes that candidate (KL divergence of the output distribution
@@ -121,9 +120,6 @@ pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyh
     })
 }
 
-/// Calibration images analyzed by default.
-pub const DEFAULT_CALIB_IMAGES: usize = 256;
-
 /// The first `calib` calibration images in batches of [`CALIB_BATCH`].
 pub fn calibration_batches(
     classifier: &ImageClassifier,
@@ -135,17 +131,7 @@ pub fn calibration_batches(
             classifier.calibration.len()
         );
     }
-    classifier
-        .calibration
-        .batch_ranges(CALIB_BATCH, Some(calib))
-        .into_iter()
-        .map(|(start, end)| {
-            Ok(classifier
-                .calibration
-                .batch(start, end, &Device::Cpu)?
-                .pixels)
-        })
-        .collect()
+    Ok(classifier.calibration_head(CALIB_BATCH, calib)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -47,6 +47,15 @@ impl ImageClassifier {
             .map(|(start, end)| Ok(self.calibration.batch(start, end, &Device::Cpu)?.pixels))
             .collect()
     }
+
+    /// The first `count` calibration images (all when fewer) in batches of `batch` images.
+    pub fn calibration_head(&self, batch: usize, count: usize) -> Result<Vec<Tensor>, ModelError> {
+        let ranges = self.calibration.batch_ranges(batch, Some(count));
+        ranges
+            .into_iter()
+            .map(|(start, end)| Ok(self.calibration.batch(start, end, &Device::Cpu)?.pixels))
+            .collect()
+    }
 }
 
 /// Loads a reference model by name, or a weight file (`.safetensors`, `.pth`) of architecture

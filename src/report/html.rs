@@ -213,12 +213,11 @@ fn provenance(run: &RunData) -> String {
         );
     }
     for (profile, front) in &run.fronts {
-        let p = &front.provenance;
         let _ = writeln!(
             out,
-            "<tr><th class=\"l\">front {}</th><td class=\"l\">problem {} (sha256 {}), bitplan {}, solver {}, seed {}</td></tr>",
-            escape(profile), escape(&p.problem), escape(&p.problem_sha256), escape(&p.bitplan_version), escape(&front.solver),
-            front.seed.map_or("none".to_string(), |s| s.to_string())
+            "<tr><th class=\"l\">front {}</th><td class=\"l\">{}</td></tr>",
+            escape(profile),
+            escape(&front_provenance(front))
         );
     }
     out += "</table>\n";
@@ -230,4 +229,24 @@ fn provenance(run: &RunData) -> String {
         out += "</ul>\n";
     }
     out + "</section>\n"
+}
+
+/// One front's provenance in one line: the problem and, for a problem joined from tables, the
+/// hashes that identify its inputs.
+fn front_provenance(front: &crate::search::Front) -> String {
+    let p = &front.provenance;
+    let seed = front.seed.map_or("none".to_string(), |s| s.to_string());
+    let mut text = format!(
+        "bitplan {}, solver {}, seed {seed}, problem {} (sha256 {})",
+        p.bitplan_version, front.solver, p.problem, p.problem_sha256
+    );
+    if let Some(t) = &p.tables {
+        let profile_hash = t.profile_sha256.as_deref().unwrap_or("not recorded");
+        let _ = write!(
+            text,
+            "; model {} (sha256 {}), calibration {} samples (sha256 {}), profile {} (sha256 {profile_hash}; cost table sha256 {}), space {} (sha256 {}), error column {:?}",
+            t.model, t.model_hash, t.calib_samples, t.calib_hash, t.profile, t.cost_table_sha256, t.space, t.space_hash, t.error_column
+        );
+    }
+    text
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! RUN_DIR/run.json              RunManifest (optional): model, candidates, profiles, commands
-//! RUN_DIR/sensitivity.json      layer x candidate error table (optional)
+//! RUN_DIR/sensitivity.json      the SensitivityTable the plans were searched on (optional)
 //! RUN_DIR/costs/PROFILE.json    the hardware stage's CostTable per profile (optional)
 //! RUN_DIR/fronts/PROFILE.json   a front per profile (`bitplan sweep`/`validate` output; >= 1)
 //! ```
@@ -16,7 +16,7 @@ use super::error::ReportError;
 use super::plan_file::read_front;
 use crate::hardware::CostTable;
 use crate::search::Front;
-use crate::validate::SensitivityProbe;
+use crate::sensitivity::SensitivityTable;
 
 /// The schema tag of `run.json`.
 pub const RUN_SCHEMA: &str = "bitplan.run/1";
@@ -39,7 +39,8 @@ pub struct RunManifest {
 pub struct RunData {
     pub dir: PathBuf,
     pub manifest: Option<RunManifest>,
-    pub sensitivity: Option<SensitivityProbe>,
+    /// The sensitivity table (`bitplan analyze` output, schema bitplan.sensitivity/1).
+    pub sensitivity: Option<SensitivityTable>,
     /// Per profile name (file stem), sorted.
     pub costs: BTreeMap<String, CostTable>,
     pub fronts: BTreeMap<String, Front>,

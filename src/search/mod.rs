@@ -22,6 +22,7 @@ pub mod pareto;
 pub mod plan;
 pub mod problem;
 mod random;
+pub mod reasons;
 mod seeding;
 pub mod solver;
 mod states;
@@ -40,6 +41,7 @@ pub use plan::{
     Baseline, Front, FrontPlan, Measured, Plan, PlanLayer, Provenance, FRONT_SCHEMA, PLAN_SCHEMA,
 };
 pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
+pub use reasons::annotate_reasons;
 pub use solver::{search, Settings, Solver};
 pub use sweep::{sweep, SweepSpec};
 pub use tables::{problem_from_tables, ErrorColumn, TableProvenance, Tables};

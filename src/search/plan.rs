@@ -80,11 +80,9 @@ pub struct Provenance {
     /// sha256 of the canonical problem JSON.
     pub problem_sha256: String,
     pub bitplan_version: String,
-    /// The inputs behind the problem (model and data hashes, hardware profile and its hash,
-    /// search space), filled in by the stage that built the problem.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub inputs: BTreeMap<String, String>,
-    /// The sensitivity table, cost table and space a joined problem came from.
+    /// The sensitivity table, cost table and space a joined problem came from: model and
+    /// calibration hashes, profile name and hashes, space (absent for a problem file). With the
+    /// plan's `solver`, `seed` and `budgets` this is everything needed to reproduce it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables: Option<TableProvenance>,
 }
@@ -95,7 +93,6 @@ impl Provenance {
             problem: problem.origin().to_string(),
             problem_sha256: problem.fingerprint(),
             bitplan_version: env!("CARGO_PKG_VERSION").to_string(),
-            inputs: BTreeMap::new(),
             tables: problem.sources().cloned(),
         }
     }

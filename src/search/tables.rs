@@ -93,6 +93,10 @@ pub struct TableProvenance {
     pub profile: String,
     /// sha256 of the cost table's canonical JSON (the profile's numbers as priced).
     pub cost_table_sha256: String,
+    /// sha256 of the hardware profile's TOML text, when the caller priced it from the profile
+    /// (a cost table read from a file does not say which text it came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_sha256: Option<String>,
     pub batch: u64,
     pub seq: u64,
 }
@@ -142,6 +146,7 @@ fn provenance(tables: &Tables, column: ErrorColumn) -> TableProvenance {
         costs: tables.cost_file.to_string(),
         profile: tables.costs.profile.clone(),
         cost_table_sha256: sha256_hex(&cost_json),
+        profile_sha256: None,
         batch: tables.costs.batch,
         seq: tables.costs.seq,
     }

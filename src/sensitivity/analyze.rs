@@ -53,6 +53,12 @@ impl FromStr for Proxy {
     }
 }
 
+/// Images per calibration batch of an image classifier: the confidence interval is over
+/// batches, so N/32 batches.
+pub const CALIB_BATCH: usize = 32;
+/// Calibration images analyzed by default (8 batches: a 95% interval from 7 degrees of freedom).
+pub const DEFAULT_CALIB_IMAGES: usize = 256;
+
 /// Settings of one analysis.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -14,7 +14,7 @@ pub mod stats;
 pub mod table;
 pub mod validate;
 
-pub use analyze::{analyze, Proxy, Settings, DEFAULT_PROBES};
+pub use analyze::{analyze, Proxy, Settings, CALIB_BATCH, DEFAULT_CALIB_IMAGES, DEFAULT_PROBES};
 pub use error::SensitivityError;
 pub use measure::Metric;
 pub use table::{Cell, Provenance, SensitivityTable, Shard};

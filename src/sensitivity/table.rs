@@ -91,6 +91,17 @@ impl SensitivityTable {
         self.cells.iter().filter(move |cell| cell.layer == layer)
     }
 
+    /// Candidate names in the order first met (the space's order).
+    pub fn candidates(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for cell in &self.cells {
+            if !names.contains(&cell.candidate) {
+                names.push(cell.candidate.clone());
+            }
+        }
+        names
+    }
+
     /// Layer names in table order.
     pub fn layers(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();

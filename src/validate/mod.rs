@@ -3,17 +3,14 @@
 //!
 //! [`Evaluator`] runs one image classifier under any plan; [`validate_front`] measures a front's
 //! top plans and its uniform baselines and flags plans a baseline beats; [`spearman`] is the rank
-//! correlation reports quote; [`probe_sensitivity`] is the measured per-layer error the demo uses
-//! while the sensitivity stage is not merged.
+//! correlation reports quote.
 
 pub mod error;
 pub mod evaluator;
 pub mod front;
-pub mod probe;
 pub mod rank;
 
 pub use error::ValidateError;
 pub use evaluator::{Evaluator, TASK_METRIC};
 pub use front::{chosen_plans, measure_plan, validate_front, MeasureCache, ValidateSettings};
-pub use probe::{probe_sensitivity, ProbeCell, ProbeLayer, SensitivityProbe, PROBE_SCHEMA};
 pub use rank::spearman;

@@ -1,5 +1,5 @@
 //! Shared fixtures of the report tests: fronts of the small search problem, measured blocks,
-//! a per-layer error table, and a two-chip run directory.
+//! a sensitivity table, and a two-chip run directory.
 
 #![allow(dead_code)]
 
@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use bitplan::report::run_dir::write_json;
 use bitplan::report::write_front;
 use bitplan::search::{sweep, Front, Measured, Problem, Settings, SweepSpec};
-use bitplan::validate::{ProbeCell, ProbeLayer, SensitivityProbe, PROBE_SCHEMA};
+use bitplan::sensitivity::stats::Estimate;
+use bitplan::sensitivity::table::{Proxies, SENSITIVITY_SCHEMA};
+use bitplan::sensitivity::{Cell, Provenance, SensitivityTable};
 
 const SMALL: &str = "tests/fixtures/problem-small.json";
 
@@ -45,36 +47,49 @@ pub fn measured(seed: f64) -> Measured {
     }
 }
 
-pub fn probe(front: &Front) -> SensitivityProbe {
+/// A sensitivity table over the front's layers and two candidates (errors growing with the
+/// layer and the candidate, four calibration batches each).
+pub fn sensitivity(front: &Front) -> SensitivityTable {
     let plan = &front.plans[0].plan;
-    let candidates = vec!["w8a8".to_string(), "w4a16".to_string()];
-    let layers = plan
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| ProbeLayer {
-            name: layer.name.clone(),
-            cells: candidates
-                .iter()
-                .enumerate()
-                .map(|(j, c)| ProbeCell {
-                    candidate: c.clone(),
-                    weight_format: "int8-sym-pc".into(),
-                    activation_format: "fp16".into(),
-                    error: 1e-4 * (1 + i * (j + 1)) as f64,
-                    ci95: 1e-5,
-                })
-                .collect(),
-            unavailable: Vec::new(),
-        })
-        .collect();
-    SensitivityProbe {
-        schema: PROBE_SCHEMA.into(),
-        model: "fixture".into(),
-        metric: "fixture error".into(),
-        images: 10,
-        candidates,
-        layers,
+    let candidates = ["w8a8", "w4a16"];
+    let mut cells = Vec::new();
+    for (i, layer) in plan.layers.iter().enumerate() {
+        for (j, candidate) in candidates.iter().enumerate() {
+            let base = 1e-4 * (1 + i * (j + 1)) as f64;
+            let batches = [base * 0.9, base, base * 1.1, base * 1.05];
+            cells.push(Cell {
+                index: cells.len(),
+                layer: layer.name.clone(),
+                candidate: candidate.to_string(),
+                weight_format: "int8-sym-pc".into(),
+                activation_format: "fp16".into(),
+                weight_bits: 8.0,
+                weight_elements: 64,
+                error: Estimate::from_values(&batches),
+                proxies: Proxies::default(),
+            });
+        }
+    }
+    SensitivityTable {
+        schema: SENSITIVITY_SCHEMA.into(),
+        provenance: Provenance {
+            bitplan_version: "0.1.0".into(),
+            model: "fixture".into(),
+            model_hash: "00".into(),
+            calib_hash: "11".into(),
+            calib_samples: 128,
+            calib_batches: 4,
+            space: "fixture-space.toml".into(),
+            space_hash: "22".into(),
+            metric: "kl".into(),
+            proxies: Vec::new(),
+            hutchinson_probes: 0,
+            seed: 0,
+        },
+        shard: None,
+        total_cells: cells.len(),
+        ties: Vec::new(),
+        cells,
     }
 }
 
@@ -92,7 +107,7 @@ pub fn fixture_run(dir: &Path) {
         std::fs::create_dir_all(&fronts).unwrap();
         write_front(&front, &fronts.join(format!("{chip}.json"))).unwrap();
         if index == 0 {
-            write_json(&probe(&front), &dir.join("sensitivity.json")).unwrap();
+            write_json(&sensitivity(&front), &dir.join("sensitivity.json")).unwrap();
         }
     }
 }

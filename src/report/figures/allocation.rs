@@ -50,7 +50,7 @@ impl<'a> Allocation<'a> {
         let mut candidates: Vec<String> = run
             .sensitivity
             .as_ref()
-            .map(|s| s.candidates.clone())
+            .map(|s| s.candidates())
             .unwrap_or_default();
         for (_, plan) in &rows {
             for layer in &plan.layers {

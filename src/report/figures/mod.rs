@@ -45,7 +45,7 @@ pub fn render_all(run: &RunData, dir: &Path) -> Result<Vec<Rendered>, ReportErro
     let allocation = allocation::Allocation::new(run);
     push("allocation", allocation::CAPTION, render(&allocation, dir)?);
     if let Some(table) = &run.sensitivity {
-        let figure = heatmap::Heatmap { table };
+        let figure = heatmap::Heatmap::new(table);
         push("sensitivity", heatmap::CAPTION, render(&figure, dir)?);
     }
     if !run.costs.is_empty() {
