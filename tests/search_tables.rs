@@ -321,3 +321,50 @@ fn cli_refuses_a_table_of_other_weights_and_two_costs_for_search() {
         "{stderr}"
     );
 }
+
+/// `analyze --problem`'s problem: error = the chosen column, weight_bytes = bits × elements / 8,
+/// and tied layers keep only the candidates they all have.
+#[test]
+fn a_sensitivity_table_alone_is_a_weight_size_problem() {
+    use bitplan::search::problem_from_sensitivity;
+    use bitplan::sensitivity::stats::Estimate;
+    use bitplan::sensitivity::table::{Cell, Proxies};
+    use bitplan::space::TieSet;
+    let cell = |index: usize, layer: &str, candidate: &str, mean: f64, bits: f64| Cell {
+        index,
+        layer: layer.into(),
+        candidate: candidate.into(),
+        weight_format: "int8-sym-pc".into(),
+        activation_format: "fp32".into(),
+        weight_bits: bits,
+        weight_elements: 16,
+        error: Estimate::from_values(&[mean]),
+        proxies: Proxies::default(),
+    };
+    let mut table: SensitivityTable = read(SENS);
+    table.ties = vec![TieSet {
+        name: "t".into(),
+        layers: vec!["a".into(), "b".into()],
+    }];
+    table.cells = vec![
+        cell(0, "a", "w8", 0.5, 8.0),
+        cell(1, "a", "w4", 2.0, 4.0),
+        cell(2, "b", "w8", 1.0, 8.0),
+        cell(3, "c", "w8", 0.25, 8.0),
+        cell(4, "c", "w4", 3.0, 4.0),
+    ];
+    let problem = problem_from_sensitivity(&table, "t.json", ErrorColumn::Mean).unwrap();
+    let layers = problem.layers();
+    let names = |i: usize| -> Vec<&str> {
+        layers[i]
+            .candidates
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect()
+    };
+    assert_eq!(names(0), ["w8"], "tied with b, which has only w8");
+    assert_eq!(names(2), ["w8", "w4"]);
+    assert_eq!(layers[2].candidates[1].error, 3.0);
+    assert_eq!(layers[2].candidates[1].costs["weight_bytes"], 8.0);
+    assert_eq!(problem.ties(), [vec!["a".to_string(), "b".to_string()]]);
+}

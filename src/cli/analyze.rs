@@ -10,8 +10,8 @@ use bitplan::model::llama::{LmEvalSettings, LmTask};
 use bitplan::model::reference::{load_image_classifier, ImageClassifier};
 use bitplan::model::sequence::SequenceModel;
 use bitplan::model::RunnableModel;
+use bitplan::search::{problem_from_sensitivity, ErrorColumn};
 use bitplan::sensitivity::journal::{journal_path, write_atomic, write_table};
-use bitplan::sensitivity::problem::to_problem;
 use bitplan::sensitivity::{
     analyze, Metric, Proxy, Settings, Shard, CALIB_BATCH, DEFAULT_CALIB_IMAGES, DEFAULT_PROBES,
 };
@@ -179,9 +179,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     write_table(&args.out, &table)?;
     if let Some(path) = &args.problem {
-        let mut bytes = serde_json::to_vec_pretty(&to_problem(&table))?;
-        bytes.push(b'\n');
-        write_atomic(path, &bytes)?;
+        let origin = args.out.display().to_string();
+        let problem = problem_from_sensitivity(&table, &origin, ErrorColumn::Mean)?;
+        write_atomic(path, (problem.to_json() + "\n").as_bytes())?;
     }
     let excluded: usize = resolved.layers.iter().map(|l| l.excluded.len()).sum();
     println!("{} cells of {} ({} layers; {excluded} layer/candidate pairs excluded by shape or pins) written to {}", table.cells.len(), table.total_cells, resolved.layers.len(), args.out.display());

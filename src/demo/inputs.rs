@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{DemoSettings, SPACE_FILE};
 use crate::sensitivity::table::sha256_hex;
-use crate::sensitivity::SensitivityTable;
+use crate::sensitivity::{SensitivityTable, DEFAULT_CALIB_IMAGES};
 use crate::validate::Evaluator;
 
 /// Input name -> value; the chips' profiles are added as they are loaded.
@@ -68,7 +68,7 @@ pub(super) fn run_inputs(
 pub(super) fn notes(settings: DemoSettings, cells: usize) -> Vec<String> {
     vec![
         format!("The pipeline is the one the commands run: `bitplan analyze fashion-cnn --space {SPACE_FILE} --calib {}`, `bitplan cost --space` per chip, `bitplan sweep --sens --cost --space --metric latency_us --points {}`, then `bitplan validate --top {}`.", settings.calib_images, settings.points, settings.top),
-        format!("--calib {}: the analysis of the {cells} cells (9 layers x 5 candidates, first and last layer pinned to w8a16 by the space) on {} calibration images takes under a minute on 2 cores, well inside the demo's 5 minutes; the `bitplan analyze` default is 256 images.", settings.calib_images, settings.calib_images),
+        format!("--calib {}: the analysis of the {cells} cells (9 layers x 5 candidates, first and last layer pinned to w8a16 by the space) on {} calibration images (the `bitplan analyze` default is {DEFAULT_CALIB_IMAGES}) takes about 13 s on 2 cores, a small part of the demo's 5 minutes.", settings.calib_images, settings.calib_images),
         "The space's tie groups (qkv, gate-up) are for smollm2 and do not apply to fashion-cnn, so no layer here is tied.".to_string(),
         "Latency, bytes and bound per layer are the hardware stage's roofline predictions at batch 1; measured latency is the fake-quant executor on this CPU, comparable by rank only.".to_string(),
         "Measured accuracy is top-1 on the Fashion-MNIST test split, never used for calibration or the analysis.".to_string(),

@@ -44,6 +44,8 @@ pub use problem::{CandidateSpec, LayerSpec, Problem, PROBLEM_SCHEMA};
 pub use reasons::annotate_reasons;
 pub use solver::{search, Settings, Solver};
 pub use sweep::{sweep, SweepSpec};
-pub use tables::{problem_from_tables, ErrorColumn, TableProvenance, Tables};
+pub use tables::{
+    problem_from_sensitivity, problem_from_tables, ErrorColumn, TableProvenance, Tables,
+};
 pub use tables_error::TableError;
 pub use transition::TransitionSpec;

@@ -122,6 +122,49 @@ pub fn problem_from_tables(tables: Tables, column: ErrorColumn) -> Result<Proble
     Ok(problem.with_sources(provenance(&tables, column)))
 }
 
+/// The problem a sensitivity table alone defines: per layer its measured candidates, error from
+/// `column`, and one cost, the stored weight size (`weight_bytes` = bits per element × elements /
+/// 8); tie groups restricted to the candidates every member has. What `analyze --problem` writes
+/// before any hardware profile is priced; [`problem_from_tables`] adds the hardware costs.
+pub fn problem_from_sensitivity(
+    table: &SensitivityTable,
+    file: &str,
+    column: ErrorColumn,
+) -> Result<Problem, SearchError> {
+    let mut rows = Vec::new();
+    for layer in table.layers() {
+        let mut spec = LayerSpec {
+            name: layer.clone(),
+            candidates: Vec::new(),
+        };
+        for cell in table.layer_cells(&layer) {
+            let error = column
+                .value(cell)
+                .map_err(|proxy| TableError::ProxyMissing {
+                    sensitivity: file.to_string(),
+                    layer: cell.layer.clone(),
+                    candidate: cell.candidate.clone(),
+                    column: column.name().to_string(),
+                    proxy,
+                })?;
+            let bytes = cell.weight_bits * cell.weight_elements as f64 / 8.0;
+            spec.candidates.push(CandidateSpec {
+                name: cell.candidate.clone(),
+                error,
+                weight_format: Some(cell.weight_format.clone()),
+                activation_format: Some(cell.activation_format.clone()),
+                costs: BTreeMap::from([("weight_bytes".to_string(), bytes)]),
+            });
+        }
+        let cost_rows = (0..spec.candidates.len()).collect();
+        rows.push(JoinedLayer { spec, cost_rows });
+    }
+    let ties: Vec<Vec<String>> = table.ties.iter().map(|t| t.layers.clone()).collect();
+    restrict_ties(&mut rows, &ties);
+    let layers = rows.into_iter().map(|row| row.spec).collect();
+    Problem::new(file, layers, ties, Vec::new())
+}
+
 fn origin(tables: &Tables) -> String {
     format!(
         "{} + {} ({}) + {}",

@@ -9,7 +9,6 @@ pub mod grad;
 pub mod journal;
 pub mod measure;
 pub mod merge;
-pub mod problem;
 pub mod stats;
 pub mod table;
 pub mod validate;

@@ -94,7 +94,7 @@ impl Figure for Heatmap<'_> {
         let font = (FAMILY, 12).into_font();
         let provenance = &self.table.provenance;
         let title = format!(
-            "{} of the output, {} calibration images in {} batches ({})",
+            "error: {} divergence of the output from fp32, mean and 95% interval over {} calibration images in {} batches ({})",
             provenance.metric, provenance.calib_samples, provenance.calib_batches, provenance.space
         );
         root.draw(&Text::new(title, (10, 8), font.clone()))
