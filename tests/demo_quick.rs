@@ -1,13 +1,16 @@
 //! `bitplan demo --quick` end to end (the same pipeline as `bitplan demo` on fewer images): it
-//! writes the run and the report, and every number of its printed summary agrees with the front
-//! and plan files it wrote.
+//! writes the run and the report, its fronts were searched on its own sensitivity table over the
+//! shipped space (pins given as reasons), and every number of its printed summary agrees with the
+//! front and plan files it wrote.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bitplan::demo::PROFILES;
+use bitplan::demo::{PROFILES, SPACE_FILE};
 use bitplan::report::{read_front, read_plan, ACCURACY_TOLERANCE_PP};
 use bitplan::search::{Front, Plan};
+use bitplan::sensitivity::table::SENSITIVITY_SCHEMA;
+use bitplan::sensitivity::SensitivityTable;
 
 const BITPLAN: &str = env!("CARGO_BIN_EXE_bitplan");
 
@@ -101,6 +104,44 @@ fn check_chip(dir: &Path, chip: &str, line: &str) {
     }
 }
 
+/// The fronts were searched on the run's own sensitivity table (same model, calibration and
+/// space hashes) over the shipped space, and its pins show up as the reason of those layers.
+fn check_pipeline(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("sensitivity.json")).unwrap();
+    let table: SensitivityTable = serde_json::from_str(&text).unwrap();
+    assert_eq!(table.schema, SENSITIVITY_SCHEMA);
+    assert_eq!(table.provenance.space, SPACE_FILE);
+    assert_eq!(table.cells.len(), table.total_cells);
+    for chip in PROFILES {
+        let front: Front = read_front(&dir.join("fronts").join(format!("{chip}.json"))).unwrap();
+        let tables = front
+            .provenance
+            .tables
+            .as_ref()
+            .expect("joined from tables");
+        let sens = &table.provenance;
+        assert_eq!(
+            (&tables.model_hash, &tables.calib_hash, &tables.space_hash),
+            (&sens.model_hash, &sens.calib_hash, &sens.space_hash),
+            "{chip}"
+        );
+        assert_eq!(tables.profile, chip);
+        assert!(tables.profile_sha256.is_some(), "{chip}: profile hash");
+        for entry in &front.plans {
+            let (first, last) = (&entry.plan.layers[0], entry.plan.layers.last().unwrap());
+            for layer in [first, last] {
+                assert_eq!(
+                    layer.reason.as_deref(),
+                    Some("pinned by the space to w8a16"),
+                    "{chip}: {}",
+                    layer.name
+                );
+            }
+            assert!(entry.plan.layers.iter().all(|l| l.reason.is_some()));
+        }
+    }
+}
+
 #[test]
 fn quick_demo_summary_agrees_with_its_files() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("demo_quick");
@@ -127,6 +168,7 @@ fn quick_demo_summary_agrees_with_its_files() {
             .unwrap_or_else(|| panic!("no summary for {chip}: {stdout}"));
         check_chip(&dir, chip, line);
     }
+    check_pipeline(&dir);
     for file in [
         "index.html",
         "run.json",
