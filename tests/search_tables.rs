@@ -239,7 +239,20 @@ fn search_from_tables_equals_search_from_the_problem_file() {
         let sources = tables.provenance.tables.take().unwrap();
         assert_eq!(sources.profile, "arm-cortex-a76");
         tables.provenance.problem = file.provenance.problem.clone();
+        keep_search_reasons(&mut tables, &file);
         assert_eq!(tables, file, "{solver}");
+    }
+}
+
+/// Plans joined from tables explain every layer (search::reasons); those from a problem file keep
+/// only the search's own reasons, which the joined plan keeps too. Drops the added ones.
+fn keep_search_reasons(tables: &mut Plan, file: &Plan) {
+    for (layer, file_layer) in tables.layers.iter_mut().zip(&file.layers) {
+        assert!(layer.reason.is_some(), "{}: no reason", layer.name);
+        if file_layer.reason.is_some() {
+            assert_eq!(layer.reason, file_layer.reason, "{}", layer.name);
+        }
+        layer.reason = file_layer.reason.clone();
     }
 }
 
@@ -276,8 +289,9 @@ fn sweep_of_two_profiles_equals_two_problem_file_sweeps_and_repeats_byte_for_byt
         let file: Front = read(file_out.to_str().unwrap());
         assert_eq!(tables.provenance.tables.take().unwrap().profile, *profile);
         tables.provenance.problem = file.provenance.problem.clone();
-        for plan in tables.plans.iter_mut() {
+        for (plan, file_plan) in tables.plans.iter_mut().zip(&file.plans) {
             plan.plan.provenance = file.provenance.clone();
+            keep_search_reasons(&mut plan.plan, &file_plan.plan);
         }
         for baseline in tables.baselines.iter_mut() {
             baseline.plan.provenance = file.provenance.clone();

@@ -120,7 +120,8 @@ impl SolverArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut problems = args.source.problems()?;
+    let mut sources = args.source.problems()?;
+    let problems = &mut sources.problems;
     if problems.len() != 1 {
         anyhow::bail!(
             "search takes one --cost table ({} given); map several profiles with `bitplan sweep`",
@@ -129,7 +130,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let problem = problems.remove(0);
     let budgets = parse_budgets(&args.budgets)?;
-    let plan = search(&problem, &budgets, &args.solver.settings())?;
+    let mut plan = search(&problem, &budgets, &args.solver.settings())?;
+    sources.annotate(&mut plan, &problem);
     let Some(out) = &args.out else {
         return print(&(to_json(&plan)? + "\n"));
     };

@@ -58,7 +58,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let problems = args.source.problems()?;
+    let sources = args.source.problems()?;
+    let problems = &sources.problems;
     let spec = SweepSpec {
         metrics: args.metrics.clone(),
         points: args.points,
@@ -66,10 +67,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         settings: args.solver.settings(),
     };
     // Profiles are independent: map their fronts in parallel (each sweep is parallel too).
-    let fronts: Vec<Front> = problems
+    let mut fronts: Vec<Front> = problems
         .par_iter()
         .map(|problem| sweep(problem, &spec))
         .collect::<Result<_, SearchError>>()?;
+    for (problem, front) in problems.iter().zip(&mut fronts) {
+        for entry in &mut front.plans {
+            sources.annotate(&mut entry.plan, problem);
+        }
+    }
     let Some(out) = &args.out else {
         let mut text = String::new();
         for front in &fronts {

@@ -10,7 +10,7 @@ use bitplan::hardware::table::SCHEMA as COST_SCHEMA;
 use bitplan::hardware::CostTable;
 use bitplan::model::reference::load_image_classifier;
 use bitplan::model::RunnableModel;
-use bitplan::search::{problem_from_tables, ErrorColumn, Problem, Tables};
+use bitplan::search::{annotate_reasons, problem_from_tables, ErrorColumn, Plan, Problem, Tables};
 use bitplan::sensitivity::analyze::provenance;
 use bitplan::sensitivity::table::SENSITIVITY_SCHEMA;
 use bitplan::sensitivity::{Metric, SensitivityTable, Settings};
@@ -72,11 +72,30 @@ impl ErrorName {
     }
 }
 
+/// The problems, and for problems joined from tables what explains each layer's candidate.
+pub struct Sources {
+    pub problems: Vec<Problem>,
+    explain: Option<(SensitivityTable, ResolvedSpace)>,
+}
+
+impl Sources {
+    /// Gives every layer of a plan of `problem` its reason (pins, sensitivity rank; see
+    /// `search::reasons`); plans of a problem file keep the reasons the search gave.
+    pub fn annotate(&self, plan: &mut Plan, problem: &Problem) {
+        if let Some((table, space)) = &self.explain {
+            annotate_reasons(plan, problem, table, space);
+        }
+    }
+}
+
 impl SourceArgs {
     /// One problem per cost table (one for a problem file), in the order given.
-    pub fn problems(&self) -> anyhow::Result<Vec<Problem>> {
+    pub fn problems(&self) -> anyhow::Result<Sources> {
         if let Some(path) = &self.problem {
-            return Ok(vec![Problem::load(path)?]);
+            return Ok(Sources {
+                problems: vec![Problem::load(path)?],
+                explain: None,
+            });
         }
         let (Some(sens_path), Some(space_path)) = (&self.sens, &self.space) else {
             anyhow::bail!("give --problem FILE, or --sens FILE --cost FILE --space FILE");
@@ -97,7 +116,10 @@ impl SourceArgs {
             };
             problems.push(problem_from_tables(tables, self.error.column())?);
         }
-        Ok(problems)
+        Ok(Sources {
+            problems,
+            explain: Some((sens, space)),
+        })
     }
 
     /// The space resolved against the model, after checking the model is the one measured.

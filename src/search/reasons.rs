@@ -77,14 +77,17 @@ pub fn annotate_reasons(
         }
         let rank = ranked.iter().position(|name| *name == layer.name);
         let is_cheapest = cheapest(problem, &layer.name).as_deref() == Some(&layer.candidate);
+        // Sensitivity explains a layer only when it kept a more accurate candidate than its
+        // worst one.
+        let protected = sensitivity(table, &layer.name).is_some_and(|worst| layer.error < worst);
         layer.reason = Some(match rank {
-            Some(r) if within_top(r, count, 0.1) && !is_cheapest => {
+            _ if is_cheapest => "cheapest candidate on this chip".to_string(),
+            Some(r) if protected && within_top(r, count, 0.1) => {
                 "most sensitive 10% of layers".to_string()
             }
-            Some(r) if within_top(r, count, 0.25) && !is_cheapest => {
+            Some(r) if protected && within_top(r, count, 0.25) => {
                 "among the 25% most sensitive layers".to_string()
             }
-            _ if is_cheapest => "cheapest candidate on this chip".to_string(),
             Some(r) => format!(
                 "sensitivity rank {} of {count}: the error/latency trade-off",
                 r + 1
