@@ -135,14 +135,14 @@ fn a_search_space_prices_each_layer_in_its_admissible_candidates_only() {
         .unavailable
         .iter()
         .any(|u| u.candidate == "q8_0" && u.reason.starts_with("search space:")));
-    // The head's rows fit q8_0 blocks but not the 256-element K-quant super-blocks.
+    // The head's rows fit the 32-element blocks but not the 256-element K-quant super-blocks.
     let head = table.layers.iter().find(|l| l.name == "head").unwrap();
     let priced: Vec<&str> = head.costs.iter().map(|c| c.candidate.as_str()).collect();
-    assert_eq!(priced, ["q8_0", "f16"]);
+    assert_eq!(priced, ["q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f16"]);
     for layer in &table.layers {
         assert_eq!(
             layer.costs.len() + layer.unavailable.len(),
-            7,
+            11,
             "{}",
             layer.name
         );
