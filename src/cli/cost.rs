@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bitplan::hardware::formats::QuantCatalog;
 use bitplan::hardware::{cost_table, cost_table_for_space, load, CandidateFormats, CostTable};
-use bitplan::model::reference::load_image_classifier;
-use bitplan::model::{Graph, RunnableModel};
+use bitplan::model::any::AnyModel;
+use bitplan::model::Graph;
 use bitplan::space::{resolve, SearchSpace, Shorthand};
 
 /// Predict what each layer of a model costs in each candidate format on one chip.
@@ -108,8 +108,7 @@ fn load_graph(model: &str, arch: Option<&str>) -> anyhow::Result<Graph> {
             format!("{model}: not a layer graph (write one with `bitplan inspect MODEL --json`)")
         });
     }
-    let classifier = load_image_classifier(model, arch)?;
-    Ok(classifier.model.graph().clone())
+    Ok(AnyModel::load(model, arch)?.graph().clone())
 }
 
 /// Whole-model totals of each candidate used uniformly, plus transition-free sums.

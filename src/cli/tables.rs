@@ -8,8 +8,7 @@ use clap::ValueEnum;
 
 use bitplan::hardware::table::SCHEMA as COST_SCHEMA;
 use bitplan::hardware::CostTable;
-use bitplan::model::reference::load_image_classifier;
-use bitplan::model::RunnableModel;
+use bitplan::model::any::AnyModel;
 use bitplan::search::{annotate_reasons, problem_from_tables, ErrorColumn, Plan, Problem, Tables};
 use bitplan::sensitivity::analyze::provenance;
 use bitplan::sensitivity::table::SENSITIVITY_SCHEMA;
@@ -130,10 +129,10 @@ impl SourceArgs {
         space_path: &Path,
     ) -> anyhow::Result<ResolvedSpace> {
         let model = self.model.as_deref().unwrap_or(&sens.provenance.model);
-        let classifier = load_image_classifier(model, self.arch.as_deref())
+        let loaded = AnyModel::load(model, self.arch.as_deref())
             .with_context(|| format!("loading model {model} (give --model if it moved)"))?;
         let space = SearchSpace::load(space_path)?;
-        let resolved = resolve(&space, classifier.model.graph())?;
+        let resolved = resolve(&space, loaded.graph())?;
         let settings = Settings {
             metric: Metric::Kl,
             proxies: Vec::new(),
@@ -141,7 +140,7 @@ impl SourceArgs {
             seed: 0,
             shard: None,
         };
-        let actual = provenance(&classifier.model, &resolved, &[], &settings)?.model_hash;
+        let actual = provenance(loaded.runnable(), &resolved, &[], &settings)?.model_hash;
         if actual != sens.provenance.model_hash {
             anyhow::bail!(
                 "{}: measured model {} with weights sha256 {}, but {model}'s weights hash to {actual}; \

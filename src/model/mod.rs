@@ -1,6 +1,7 @@
 //! Models: the layer graph, loaders, built-in families and the executor that runs a model with
 //! any per-layer formats.
 
+pub mod any;
 pub mod arch;
 pub mod assignment;
 pub mod bert;
