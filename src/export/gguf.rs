@@ -308,7 +308,69 @@ fn output_metadata(
         metadata.insert(KEY_FALLBACK_TYPE.into(), string(&fallback.to_string()));
         metadata.insert(KEY_FALLBACK_TENSORS.into(), Value::Array(fallen));
     }
+    // The source's file type describes the source's tensors, not ours: llama.cpp would show the
+    // wrong type. Keep the key (every source key is kept) with the type the tensors now have.
+    if let (Some(Value::U32(_)), Some(file_type)) = (
+        metadata.get(FILE_TYPE_KEY),
+        file_type(records.iter().map(|r| r.written_type.as_str())),
+    ) {
+        metadata.insert(FILE_TYPE_KEY.into(), Value::U32(file_type));
+    }
     metadata
+}
+
+/// The metadata key of llama.cpp's `llama_ftype`.
+pub const FILE_TYPE_KEY: &str = "general.file_type";
+
+/// llama.cpp's `llama_ftype` of a file whose tensors have these (llama.cpp-named) types, guessed
+/// the way its model loader guesses a missing one: the type most tensors have (ties to the
+/// first seen), with the K-quants as their `_M` mixes. `None` when that type has no file type.
+pub fn file_type<'a>(types: impl Iterator<Item = &'a str>) -> Option<u32> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for name in types {
+        match counts.iter_mut().find(|(seen, _)| *seen == name) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    let mut most: Option<(&str, usize)> = None;
+    for (name, count) in counts {
+        if most.is_none_or(|(_, best)| count > best) {
+            most = Some((name, count));
+        }
+    }
+    // llama.h: LLAMA_FTYPE_ALL_F32 = 0, MOSTLY_F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 7, Q5_0 = 8,
+    // Q5_1 = 9, Q2_K = 10, Q3_K_M = 12, Q4_K_M = 15, Q5_K_M = 17, Q6_K = 18, BF16 = 32.
+    Some(match most?.0 {
+        "f32" => 0,
+        "f16" => 1,
+        "q4_0" => 2,
+        "q4_1" => 3,
+        "q8_0" => 7,
+        "q5_0" => 8,
+        "q5_1" => 9,
+        "q2_k" => 10,
+        "q3_k" => 12,
+        "q4_k" => 15,
+        "q5_k" => 17,
+        "q6_k" => 18,
+        "bf16" => 32,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_type;
+
+    #[test]
+    fn the_file_type_is_the_most_common_tensor_type() {
+        let types = ["f32", "q4_k", "q5_0", "q5_0", "f32", "q5_0", "q8_0"];
+        assert_eq!(file_type(types.into_iter()), Some(8));
+        assert_eq!(file_type(["q4_k", "q6_k"].into_iter()), Some(15));
+        assert_eq!(file_type(["q8_k"].into_iter()), None);
+        assert_eq!(file_type(std::iter::empty()), None);
+    }
 }
 
 fn write_gguf(
