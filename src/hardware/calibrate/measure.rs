@@ -242,7 +242,7 @@ fn last_level_cache() -> Option<u64> {
 }
 
 /// A seeded generator per sample, so each sample's data does not depend on the ones before it.
-fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
+pub(crate) fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
     let mixed = salt.iter().fold(seed, |acc, &x| {
         acc.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(x as u64)
@@ -250,7 +250,7 @@ fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
     StdRng::seed_from_u64(mixed)
 }
 
-fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Result<Tensor> {
+pub(crate) fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Result<Tensor> {
     let data: Vec<f32> = (0..rows * cols)
         .map(|_| rng.random_range(-1.0f32..1.0))
         .collect();
@@ -258,7 +258,7 @@ fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Res
 }
 
 /// A weight prepared for one kernel.
-enum Weight {
+pub(crate) enum Weight {
     Float(Tensor),
     Quantized(QMatMul),
 }
@@ -276,7 +276,7 @@ fn ggml_type(kernel: Kernel) -> Option<GgmlDType> {
     }
 }
 
-fn float_dtype(kernel: Kernel) -> DType {
+pub(crate) fn float_dtype(kernel: Kernel) -> DType {
     match kernel {
         Kernel::F16 => DType::F16,
         Kernel::Bf16 => DType::BF16,
@@ -286,7 +286,7 @@ fn float_dtype(kernel: Kernel) -> DType {
 
 /// Copies of one prepared weight at distinct addresses (caches key on addresses, so identical
 /// contents do not share lines): quantized once, then rebuilt from the raw GGML bytes.
-fn prepare_copies(
+pub(crate) fn prepare_copies(
     kernel: Kernel,
     weight: &Tensor,
     copies: usize,
@@ -309,7 +309,7 @@ fn prepare_copies(
 }
 
 /// One call: what a linear layer does with these weights.
-fn call(input: &Tensor, weight: &Weight) -> candle_core::Result<Tensor> {
+pub(crate) fn call(input: &Tensor, weight: &Weight) -> candle_core::Result<Tensor> {
     match weight {
         Weight::Float(w) => input.matmul(&w.t()?),
         Weight::Quantized(q) => q.forward(input),
@@ -349,11 +349,7 @@ fn time_matmul(
     while times.len() < settings.min_calls
         || (total < settings.min_seconds && times.len() < settings.max_calls)
     {
-        let weight = &weights[times.len() % weights.len()];
-        let start = Instant::now();
-        let output = call(&input, weight)?;
-        let seconds = start.elapsed().as_secs_f64();
-        drop(output);
+        let seconds = time_call(&input, &weights[times.len() % weights.len()])?;
         times.push(seconds);
         total += seconds;
     }
@@ -368,6 +364,23 @@ fn time_matmul(
         min_seconds: times[0],
         repeats: times.len(),
     })
+}
+
+/// Seconds one call takes, the output dropped outside the timed span.
+pub(crate) fn time_call(input: &Tensor, weight: &Weight) -> candle_core::Result<f64> {
+    let start = Instant::now();
+    let output = call(input, weight)?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(output);
+    Ok(seconds)
+}
+
+/// The 1, 5 and 15 minute load averages from /proc/loadavg (None where there is none): recorded
+/// beside timings, since other processes on a shared machine inflate them.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
 /// Read bandwidth over a buffer of `bytes`, summed in parallel on all cores as candle's matmul

@@ -1,0 +1,361 @@
+//! Latency validation of the cost model against a real runtime: K random mixed plans of a
+//! model's linear layers, each layer run with candle's kernel for its planned GGML type, and the
+//! measured time compared with the profile's predicted `latency_us` for the same layer,
+//! candidate and batch.
+//!
+//! What runs: each linear layer alone, `rows = batch x seq` activation rows of the layer's real
+//! input width times a weight of the layer's real shape (random, seeded: timing does not depend
+//! on the values). Every layer of the model gets its own weight buffer, as in the real model, so
+//! a model larger than the last-level cache streams its weights from DRAM as it would when
+//! running. One pass runs every layer in model order; a plan is passed `repeats` times and each
+//! layer's time is its fastest call (other processes only ever add time). A plan's measured
+//! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
+//! not applied: the cost model prices each layer alone, so any admissible mix tests it.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::error::ValidateError;
+use super::latency_summary::{summarize, LatencySummary};
+use crate::hardware::calibrate::measure::{
+    float_dtype, load_average, prepare_copies, random_tensor, rng_for, time_call, Weight,
+};
+use crate::hardware::calibrate::Kernel;
+use crate::hardware::formats::QuantCatalog;
+use crate::hardware::{cost_table_for_space, CostTable, Profile};
+use crate::model::{Graph, OpKind};
+use crate::space::ResolvedSpace;
+
+/// The `schema` of a latency validation report.
+pub const LATENCY_SCHEMA: &str = "bitplan.latency-validation/1";
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySettings {
+    /// Random plans to draw and run (K).
+    pub samples: usize,
+    /// Seed of the plan draws and of the random weights and activations.
+    pub seed: u64,
+    /// Passes over each plan; a layer's time is the fastest of them.
+    pub repeats: usize,
+    /// Samples per call.
+    pub batch: u64,
+    /// Tokens per sample (1: one decoding step per sequence).
+    pub seq: u64,
+}
+
+/// One layer of one plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTiming {
+    pub layer: String,
+    pub candidate: String,
+    pub predicted_us: f64,
+    pub measured_us: f64,
+}
+
+/// One plan: its layers' candidates and times, and the load average when it started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanTiming {
+    pub plan: usize,
+    pub predicted_us: f64,
+    pub measured_us: f64,
+    /// 1, 5 and 15 minute load averages when the plan started (None off Linux).
+    pub load_average: Option<[f64; 3]>,
+    pub layers: Vec<LayerTiming>,
+}
+
+/// The whole validation, as `bitplan profile validate --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyValidation {
+    pub schema: String,
+    pub model: String,
+    pub profile: String,
+    pub space: String,
+    pub settings: LatencySettings,
+    /// Activation rows per call (batch x seq).
+    pub rows: u64,
+    /// Threads candle's kernels ran on.
+    pub threads: usize,
+    /// How a layer's time is taken from its repeated calls.
+    pub statistic: String,
+    pub summary: LatencySummary,
+    pub plans: Vec<PlanTiming>,
+}
+
+/// A linear layer with the candidates it can run, each with its predicted latency.
+struct RunLayer {
+    name: String,
+    cols: usize,
+    depth: usize,
+    options: Vec<(String, Kernel, f64)>,
+}
+
+/// Draws and runs `settings.samples` random plans of `graph`'s linear layers under `space`, and
+/// compares them with `profile`'s predictions. `progress(done, total)` runs after each plan.
+pub fn validate_latency(
+    profile: &Profile,
+    graph: &Graph,
+    space: &ResolvedSpace,
+    settings: &LatencySettings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<LatencyValidation, ValidateError> {
+    check_settings(settings)?;
+    let table = cost_table_for_space(
+        profile,
+        graph,
+        space,
+        &QuantCatalog,
+        settings.batch,
+        settings.seq,
+    )?;
+    let layers = runnable_layers(graph, &table, &space.space)?;
+    let plans = draw_plans(&layers, settings.samples, settings.seed);
+    let rows = (settings.batch * settings.seq) as usize;
+    let bench = Bench::prepare(&layers, &plans, rows, settings.seed)?;
+    progress(0, plans.len());
+    let mut timings = Vec::new();
+    for (index, plan) in plans.iter().enumerate() {
+        timings.push(bench.run(index, plan, &layers, settings.repeats)?);
+        progress(index + 1, plans.len());
+    }
+    Ok(LatencyValidation {
+        schema: LATENCY_SCHEMA.to_string(),
+        model: graph.model.clone(),
+        profile: profile.name.clone(),
+        space: space.space.clone(),
+        settings: settings.clone(),
+        rows: rows as u64,
+        threads: candle_core::utils::get_num_threads(),
+        statistic: format!("fastest of {} calls per layer", settings.repeats),
+        summary: summarize(&timings),
+        plans: timings,
+    })
+}
+
+fn check_settings(settings: &LatencySettings) -> Result<(), ValidateError> {
+    let bad = |field: &'static str, value: String| ValidateError::Setting {
+        field,
+        value,
+        expected: ">= 1".into(),
+    };
+    if settings.samples == 0 {
+        return Err(bad("--samples", "0".into()));
+    }
+    if settings.repeats == 0 {
+        return Err(bad("--repeats", "0".into()));
+    }
+    if settings.batch == 0 || settings.seq == 0 {
+        let value = format!("batch {} seq {}", settings.batch, settings.seq);
+        return Err(bad("--batch/--seq", value));
+    }
+    Ok(())
+}
+
+/// The candidates a layer can run here: a kernel exists for the weight format and takes the
+/// activation format (fp32, or the float kernel's own type).
+fn runnable(weight: &str, activation: &str) -> Option<Kernel> {
+    let kernel = Kernel::for_weight_format(weight)?;
+    (activation == "fp32" || activation == weight).then_some(kernel)
+}
+
+fn runnable_layers(
+    graph: &Graph,
+    table: &CostTable,
+    space: &str,
+) -> Result<Vec<RunLayer>, ValidateError> {
+    let mut layers = Vec::new();
+    for (layer, costs) in graph.layers.iter().zip(&table.layers) {
+        if layer.op != OpKind::Linear {
+            continue;
+        }
+        let mut options = Vec::new();
+        for cost in &costs.costs {
+            let formats = table.candidates.iter().find(|c| c.name == cost.candidate);
+            if let Some(formats) = formats {
+                if let Some(kernel) = runnable(&formats.weight_format, &formats.activation_format)
+                {
+                    options.push((cost.candidate.clone(), kernel, cost.cost.latency_us));
+                }
+            }
+        }
+        if options.is_empty() {
+            return Err(no_runnable(space, layer.name.clone(), table, costs));
+        }
+        let (cols, depth) = match layer.weight_shape.as_slice() {
+            &[cols, depth] => (cols, depth),
+            shape => {
+                return Err(ValidateError::Candidate {
+                    candidate: layer.name.clone(),
+                    reason: format!("a linear layer's weight is [out, in], not {shape:?}"),
+                })
+            }
+        };
+        layers.push(RunLayer {
+            name: layer.name.clone(),
+            cols,
+            depth,
+            options,
+        });
+    }
+    if layers.is_empty() {
+        return Err(ValidateError::NoLinearLayers {
+            model: graph.model.clone(),
+        });
+    }
+    Ok(layers)
+}
+
+fn no_runnable(
+    space: &str,
+    layer: String,
+    table: &CostTable,
+    costs: &crate::hardware::table::LayerCosts,
+) -> ValidateError {
+    let describe = |name: &str| {
+        table
+            .candidates
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| format!("{name} ({}:{})", c.weight_format, c.activation_format))
+            .unwrap_or_else(|| name.to_string())
+    };
+    let admitted: Vec<String> = costs.costs.iter().map(|c| describe(&c.candidate)).collect();
+    let runnable: Vec<&str> = Kernel::ALL.iter().map(|k| k.weight_format()).collect();
+    ValidateError::NoRunnableCandidate {
+        space: space.to_string(),
+        layer,
+        admitted: if admitted.is_empty() {
+            "none".into()
+        } else {
+            admitted.join(", ")
+        },
+        runnable: runnable.join(", "),
+    }
+}
+
+/// `samples` plans, each an option index per layer, drawn uniformly and independently.
+fn draw_plans(layers: &[RunLayer], samples: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..samples)
+        .map(|_| {
+            layers
+                .iter()
+                .map(|layer| rng.random_range(0..layer.options.len()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Prepared weights (one per layer and kernel any plan uses) and inputs (one per width).
+struct Bench {
+    weights: BTreeMap<(usize, Kernel), Weight>,
+    inputs: BTreeMap<(usize, Kernel), candle_core::Tensor>,
+}
+
+impl Bench {
+    fn prepare(
+        layers: &[RunLayer],
+        plans: &[Vec<usize>],
+        rows: usize,
+        seed: u64,
+    ) -> Result<Bench, ValidateError> {
+        // Layers needing each (kernel, cols, depth): quantized once, then copied per layer.
+        let mut groups: BTreeMap<(Kernel, usize, usize), Vec<usize>> = BTreeMap::new();
+        for (index, layer) in layers.iter().enumerate() {
+            for (option, (_, kernel, _)) in layer.options.iter().enumerate() {
+                if plans.iter().any(|plan| plan[index] == option) {
+                    let key = (*kernel, layer.cols, layer.depth);
+                    groups.entry(key).or_default().push(index);
+                }
+            }
+        }
+        let mut bench = Bench {
+            weights: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        };
+        for ((kernel, cols, depth), members) in groups {
+            let mut rng = rng_for(seed, &[kernel as usize, cols, depth]);
+            let master = random_tensor(&mut rng, cols, depth)?;
+            let copies = prepare_copies(kernel, &master, members.len())?;
+            for (index, weight) in members.into_iter().zip(copies) {
+                bench.weights.insert((index, kernel), weight);
+            }
+            bench.input(kernel, rows, depth, seed)?;
+        }
+        bench.warm_up(layers)?;
+        Ok(bench)
+    }
+
+    fn input(
+        &mut self,
+        kernel: Kernel,
+        rows: usize,
+        depth: usize,
+        seed: u64,
+    ) -> Result<(), ValidateError> {
+        let key = (depth, input_kernel(kernel));
+        if !self.inputs.contains_key(&key) {
+            let mut rng = rng_for(seed, &[rows, depth]);
+            let input = random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?;
+            self.inputs.insert(key, input);
+        }
+        Ok(())
+    }
+
+    /// One call per weight: candle builds its repacked weight layouts on the first call.
+    fn warm_up(&self, layers: &[RunLayer]) -> Result<(), ValidateError> {
+        for (&(index, kernel), weight) in &self.weights {
+            let input = &self.inputs[&(layers[index].depth, input_kernel(kernel))];
+            time_call(input, weight)?;
+        }
+        Ok(())
+    }
+
+    fn run(
+        &self,
+        index: usize,
+        plan: &[usize],
+        layers: &[RunLayer],
+        repeats: usize,
+    ) -> Result<PlanTiming, ValidateError> {
+        let load_average = load_average();
+        let mut fastest = vec![f64::INFINITY; layers.len()];
+        for _ in 0..repeats {
+            for (position, layer) in layers.iter().enumerate() {
+                let kernel = layer.options[plan[position]].1;
+                let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
+                let seconds = time_call(input, &self.weights[&(position, kernel)])?;
+                fastest[position] = fastest[position].min(seconds);
+            }
+        }
+        let timings: Vec<LayerTiming> = layers
+            .iter()
+            .zip(plan)
+            .zip(&fastest)
+            .map(|((layer, &option), &seconds)| LayerTiming {
+                layer: layer.name.clone(),
+                candidate: layer.options[option].0.clone(),
+                predicted_us: layer.options[option].2,
+                measured_us: seconds * 1e6,
+            })
+            .collect();
+        Ok(PlanTiming {
+            plan: index,
+            predicted_us: timings.iter().map(|t| t.predicted_us).sum(),
+            measured_us: timings.iter().map(|t| t.measured_us).sum(),
+            load_average,
+            layers: timings,
+        })
+    }
+}
+
+/// Inputs are shared by kernels that take the same activation type: f32 for every GGML type.
+fn input_kernel(kernel: Kernel) -> Kernel {
+    match kernel {
+        Kernel::F16 | Kernel::Bf16 => kernel,
+        _ => Kernel::F32,
+    }
+}
