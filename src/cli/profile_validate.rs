@@ -129,9 +129,9 @@ fn table(result: &LatencyValidation) -> String {
         .map(|l| format!("{l:.2}"))
         .unwrap_or_else(|| "unknown".into());
     let mut text = format!(
-        "{} on {} with {}: {} plans, batch {} x seq {} = {} rows, {} thread(s), seed {}, {}; max load average {load}\n",
+        "{} on {} with {}: {} plans, batch {} x seq {} = {} rows, {} thread(s), seed {}, {}, {} cold weight copies; max load average {load}\n",
         result.model, result.profile, result.space, s.samples, s.batch, s.seq, result.rows,
-        result.threads, s.seed, result.statistic
+        result.threads, s.seed, result.statistic, result.weight_copies
     );
     text += &format!(
         "{:<16} {:>12} {:>12} {:>8} {:>6}\n",

@@ -5,10 +5,13 @@
 //!
 //! What runs: each linear layer alone, `rows = batch x seq` activation rows of the layer's real
 //! input width times a weight of the layer's real shape (random, seeded: timing does not depend
-//! on the values). Every layer of the model gets its own weight buffer, as in the real model, so
-//! a model larger than the last-level cache streams its weights from DRAM as it would when
-//! running. One pass runs every layer in model order; a plan is passed `repeats` times and each
-//! layer's time is its fastest call (other processes only ever add time). A plan's measured
+//! on the values). Every layer of the model gets its own weight buffer, as in the real model.
+//! Weights are cold, as the profile prices them (streamed from DRAM, as calibration measured):
+//! a model whose weights fit the last-level cache gets copies of every weight, each pass over
+//! the plan using the next copy, so that more than [`COLD_BYTES`] lie between two uses of one
+//! buffer. (A small model run in a tight loop keeps its weights cached and runs faster than
+//! this; the cost model does not price cache-resident weights.) A plan is passed `repeats` times
+//! and each layer's time is its fastest call (other processes only ever add time). A plan's measured
 //! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
 //! not applied: the cost model prices each layer alone, so any admissible mix tests it.
 
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ValidateError;
 use super::latency_summary::{summarize, LatencySummary};
 use crate::hardware::calibrate::measure::{
-    float_dtype, load_average, prepare_copies, random_tensor, rng_for, time_call, Weight,
+    float_dtype, load_average, COLD_BYTES, prepare_copies, random_tensor, rng_for, time_call, Weight,
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;
@@ -81,6 +84,9 @@ pub struct LatencyValidation {
     pub threads: usize,
     /// How a layer's time is taken from its repeated calls.
     pub statistic: String,
+    /// Copies of every weight, cycled pass by pass so that weights are cold (1: the model's
+    /// weights alone exceed the cache).
+    pub weight_copies: usize,
     pub summary: LatencySummary,
     pub plans: Vec<PlanTiming>,
 }
@@ -130,6 +136,7 @@ pub fn validate_latency(
         rows: rows as u64,
         threads: candle_core::utils::get_num_threads(),
         statistic: format!("fastest of {} calls per layer", settings.repeats),
+        weight_copies: bench.copies,
         summary: summarize(&timings),
         plans: timings,
     })
@@ -249,9 +256,10 @@ fn draw_plans(layers: &[RunLayer], samples: usize, seed: u64) -> Vec<Vec<usize>>
         .collect()
 }
 
-/// Prepared weights (one per layer and kernel any plan uses) and inputs (one per width).
+/// Prepared weights (`copies` per layer and kernel any plan uses) and inputs (one per width).
 struct Bench {
-    weights: BTreeMap<(usize, Kernel), Weight>,
+    copies: usize,
+    weights: BTreeMap<(usize, Kernel, usize), Weight>,
     inputs: BTreeMap<(usize, Kernel), candle_core::Tensor>,
 }
 
@@ -273,16 +281,18 @@ impl Bench {
             }
         }
         let mut bench = Bench {
+            copies: copies_for_cold(layers),
             weights: BTreeMap::new(),
             inputs: BTreeMap::new(),
         };
         for ((kernel, cols, depth), members) in groups {
             let mut rng = rng_for(seed, &[kernel as usize, cols, depth]);
             let master = random_tensor(&mut rng, cols, depth)?;
-            let copies = prepare_copies(kernel, &master, members.len())?;
-            for (index, weight) in members.into_iter().zip(copies) {
-                bench.weights.insert((index, kernel), weight);
-            }
+            let copies = prepare_copies(kernel, &master, members.len() * bench.copies)?;
+            let keys = members
+                .iter()
+                .flat_map(|&index| (0..bench.copies).map(move |copy| (index, kernel, copy)));
+            bench.weights.extend(keys.zip(copies));
             bench.input(kernel, rows, depth, seed)?;
         }
         bench.warm_up(layers)?;
@@ -307,7 +317,7 @@ impl Bench {
 
     /// One call per weight: candle builds its repacked weight layouts on the first call.
     fn warm_up(&self, layers: &[RunLayer]) -> Result<(), ValidateError> {
-        for (&(index, kernel), weight) in &self.weights {
+        for (&(index, kernel, _), weight) in &self.weights {
             let input = &self.inputs[&(layers[index].depth, input_kernel(kernel))];
             time_call(input, weight)?;
         }
@@ -323,11 +333,12 @@ impl Bench {
     ) -> Result<PlanTiming, ValidateError> {
         let load_average = load_average();
         let mut fastest = vec![f64::INFINITY; layers.len()];
-        for _ in 0..repeats {
+        for pass in 0..repeats {
+            let copy = pass % self.copies;
             for (position, layer) in layers.iter().enumerate() {
                 let kernel = layer.options[plan[position]].1;
                 let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
-                let seconds = time_call(input, &self.weights[&(position, kernel)])?;
+                let seconds = time_call(input, &self.weights[&(position, kernel, copy)])?;
                 fastest[position] = fastest[position].min(seconds);
             }
         }
@@ -350,6 +361,24 @@ impl Bench {
             layers: timings,
         })
     }
+}
+
+/// Copies of every weight such that one pass over each copy in turn touches more than
+/// [`COLD_BYTES`] before a buffer comes round again, counting each layer at its smallest option.
+fn copies_for_cold(layers: &[RunLayer]) -> usize {
+    let pass_bytes: usize = layers
+        .iter()
+        .map(|layer| {
+            let elements = layer.cols * layer.depth;
+            let bytes = |kernel: Kernel| elements / kernel.block().0 * kernel.block().1;
+            layer.options.iter().map(|o| bytes(o.1)).min().unwrap_or(0)
+        })
+        .sum();
+    if pass_bytes >= COLD_BYTES {
+        return 1;
+    }
+    // + 1: the pass that finds a copy must not be the one that last left it in the cache.
+    (COLD_BYTES.div_ceil(pass_bytes.max(1)) + 1).min(64)
 }
 
 /// Inputs are shared by kernels that take the same activation type: f32 for every GGML type.

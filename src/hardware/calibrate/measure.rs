@@ -23,6 +23,10 @@ use crate::hardware::error::HardwareError;
 /// clear of the luckiest outlier.
 const LOW_QUANTILE_DIVISOR: usize = 10;
 
+/// Weight bytes cycled through so each call finds its weights outside the cache: twice the
+/// 32 MiB last-level cache of the machines this was written on.
+pub const COLD_BYTES: usize = 64 << 20;
+
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasureSettings {
@@ -68,7 +72,7 @@ impl MeasureSettings {
             min_calls: 10,
             min_seconds: 0.03,
             max_calls: 2000,
-            cold_bytes: 64 << 20,
+            cold_bytes: COLD_BYTES,
             read_bytes: (0..9).map(|i| 16384 << (2 * i)).collect(),
         }
     }
