@@ -117,7 +117,7 @@ pub fn validate_latency(
         settings.batch,
         settings.seq,
     )?;
-    let layers = runnable_layers(graph, &table, &space.space)?;
+    let layers = runnable_layers(graph, &table, space)?;
     let plans = draw_plans(&layers, settings.samples, settings.seed);
     let rows = (settings.batch * settings.seq) as usize;
     let bench = Bench::prepare(&layers, &plans, rows, settings.seed)?;
@@ -161,44 +161,67 @@ fn check_settings(settings: &LatencySettings) -> Result<(), ValidateError> {
     Ok(())
 }
 
-/// The candidates a layer can run here: a kernel exists for the weight format and takes the
-/// activation format (fp32, or the float kernel's own type).
+/// The kernel a layer runs with for these formats, as candle runs them: GGML block types with
+/// fp32 activations through `QMatMul`; float weights in their own type with activations of the
+/// same type; fp16 or bf16 weights with fp32 activations as an f32 matmul (`QMatMul`
+/// dequantizes F16 and BF16 tensors to f32 when it loads them).
 fn runnable(weight: &str, activation: &str) -> Option<Kernel> {
     let kernel = Kernel::for_weight_format(weight)?;
-    (activation == "fp32" || activation == weight).then_some(kernel)
+    match kernel {
+        Kernel::F32 | Kernel::F16 | Kernel::Bf16 if activation == weight => Some(kernel),
+        Kernel::F16 | Kernel::Bf16 if activation == "fp32" => Some(Kernel::F32),
+        _ => (activation == "fp32").then_some(kernel),
+    }
 }
 
 fn runnable_layers(
     graph: &Graph,
     table: &CostTable,
-    space: &str,
+    space: &ResolvedSpace,
 ) -> Result<Vec<RunLayer>, ValidateError> {
     let mut layers = Vec::new();
-    for (layer, costs) in graph.layers.iter().zip(&table.layers) {
+    for ((layer, costs), resolved) in graph.layers.iter().zip(&table.layers).zip(&space.layers) {
         if layer.op != OpKind::Linear {
             continue;
         }
-        let mut options = Vec::new();
-        for cost in &costs.costs {
-            let formats = table.candidates.iter().find(|c| c.name == cost.candidate);
-            if let Some(formats) = formats {
-                if let Some(kernel) = runnable(&formats.weight_format, &formats.activation_format)
-                {
-                    options.push((cost.candidate.clone(), kernel, cost.cost.latency_us));
-                }
-            }
-        }
+        // The formats this layer runs under each candidate (the space resolves them per layer).
+        let formats = |name: &str| {
+            let candidate = resolved.candidates.iter().find(|c| c.name == name)?;
+            Some((candidate.weight.to_string(), candidate.activation.to_string()))
+        };
+        let options: Vec<(String, Kernel, f64)> = costs
+            .costs
+            .iter()
+            .filter_map(|cost| {
+                let (weight, activation) = formats(&cost.candidate)?;
+                let kernel = runnable(&weight, &activation)?;
+                Some((cost.candidate.clone(), kernel, cost.cost.latency_us))
+            })
+            .collect();
         if options.is_empty() {
-            return Err(no_runnable(space, layer.name.clone(), table, costs));
-        }
-        let (cols, depth) = match layer.weight_shape.as_slice() {
-            &[cols, depth] => (cols, depth),
-            shape => {
-                return Err(ValidateError::Candidate {
-                    candidate: layer.name.clone(),
-                    reason: format!("a linear layer's weight is [out, in], not {shape:?}"),
+            let admitted: Vec<String> = costs
+                .costs
+                .iter()
+                .map(|cost| match formats(&cost.candidate) {
+                    Some((weight, activation)) => format!("{} ({weight}:{activation})", cost.candidate),
+                    None => cost.candidate.clone(),
                 })
-            }
+                .collect();
+            return Err(ValidateError::NoRunnableCandidate {
+                space: space.space.clone(),
+                layer: layer.name.clone(),
+                admitted: admitted.join(", "),
+                runnable: Kernel::ALL.map(Kernel::weight_format).join(", "),
+            });
+        }
+        let &[cols, depth] = layer.weight_shape.as_slice() else {
+            return Err(ValidateError::Candidate {
+                candidate: layer.name.clone(),
+                reason: format!(
+                    "a linear layer's weight is [out, in], not {:?}",
+                    layer.weight_shape
+                ),
+            });
         };
         layers.push(RunLayer {
             name: layer.name.clone(),
@@ -213,34 +236,6 @@ fn runnable_layers(
         });
     }
     Ok(layers)
-}
-
-fn no_runnable(
-    space: &str,
-    layer: String,
-    table: &CostTable,
-    costs: &crate::hardware::table::LayerCosts,
-) -> ValidateError {
-    let describe = |name: &str| {
-        table
-            .candidates
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| format!("{name} ({}:{})", c.weight_format, c.activation_format))
-            .unwrap_or_else(|| name.to_string())
-    };
-    let admitted: Vec<String> = costs.costs.iter().map(|c| describe(&c.candidate)).collect();
-    let runnable: Vec<&str> = Kernel::ALL.iter().map(|k| k.weight_format()).collect();
-    ValidateError::NoRunnableCandidate {
-        space: space.to_string(),
-        layer,
-        admitted: if admitted.is_empty() {
-            "none".into()
-        } else {
-            admitted.join(", ")
-        },
-        runnable: runnable.join(", "),
-    }
 }
 
 /// `samples` plans, each an option index per layer, drawn uniformly and independently.
