@@ -90,7 +90,10 @@ fn json_holds_every_plan_and_linear_layer_with_admissible_candidates() {
             predicted += layer["predicted_us"].as_f64().unwrap();
         }
         let total = plan["predicted_us"].as_f64().unwrap();
-        assert!((predicted - total).abs() <= 1e-6 * total, "{predicted} vs {total}");
+        assert!(
+            (predicted - total).abs() <= 1e-6 * total,
+            "{predicted} vs {total}"
+        );
     }
     let summary = &result["summary"];
     assert_eq!(summary["plans"]["count"], 3);
@@ -136,7 +139,10 @@ fn table_reports_plans_layers_and_spearman() {
         "Spearman (predicted vs measured plan latency): ",
         "q8_0 encoder.layer.N.intermediate.dense",
     ] {
-        assert!(stdout.contains(expected), "`{expected}` missing from:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "`{expected}` missing from:\n{stdout}"
+        );
     }
 }
 
@@ -151,7 +157,13 @@ fn failure(args: &[&str]) -> String {
 fn unknown_model_is_named_with_the_valid_ones() {
     let space = repo("search-spaces/gguf.toml");
     let stderr = failure(&[
-        "profile", "validate", "host-cpu", "--model", "nosuchmodel", "--space", &space,
+        "profile",
+        "validate",
+        "host-cpu",
+        "--model",
+        "nosuchmodel",
+        "--space",
+        &space,
     ]);
     insta::assert_snapshot!("validate_unknown_model", stderr);
 }

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use super::error::ValidateError;
 use super::latency_summary::{summarize, LatencySummary};
 use crate::hardware::calibrate::measure::{
-    float_dtype, load_average, COLD_BYTES, prepare_copies, random_tensor, rng_for, time_call, Weight,
+    float_dtype, load_average, prepare_copies, random_tensor, rng_for, time_call, Weight,
+    COLD_BYTES,
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;
@@ -187,7 +188,10 @@ fn runnable_layers(
         // The formats this layer runs under each candidate (the space resolves them per layer).
         let formats = |name: &str| {
             let candidate = resolved.candidates.iter().find(|c| c.name == name)?;
-            Some((candidate.weight.to_string(), candidate.activation.to_string()))
+            Some((
+                candidate.weight.to_string(),
+                candidate.activation.to_string(),
+            ))
         };
         let options: Vec<(String, Kernel, f64)> = costs
             .costs
@@ -203,7 +207,9 @@ fn runnable_layers(
                 .costs
                 .iter()
                 .map(|cost| match formats(&cost.candidate) {
-                    Some((weight, activation)) => format!("{} ({weight}:{activation})", cost.candidate),
+                    Some((weight, activation)) => {
+                        format!("{} ({weight}:{activation})", cost.candidate)
+                    }
                     None => cost.candidate.clone(),
                 })
                 .collect();

@@ -17,8 +17,8 @@ pub mod rank;
 
 pub use error::ValidateError;
 pub use evaluator::{Evaluator, TASK_METRIC};
+pub use front::{chosen_plans, measure_plan, validate_front, MeasureCache, ValidateSettings};
 pub use latency::{validate_latency, LatencySettings, LatencyValidation};
 pub use latency_summary::{ErrorSummary, LatencySummary};
-pub use front::{chosen_plans, measure_plan, validate_front, MeasureCache, ValidateSettings};
 pub use probe::{probe_sensitivity, ProbeCell, ProbeLayer, SensitivityProbe, PROBE_SCHEMA};
 pub use rank::spearman;

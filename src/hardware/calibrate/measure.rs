@@ -36,6 +36,10 @@ pub struct MeasureSettings {
     pub shapes: Vec<(usize, usize)>,
     /// Activation rows (batch x tokens) per call.
     pub rows: Vec<usize>,
+    /// Shapes too large to time at every row count (a language model's output head), timed at
+    /// `head_rows` only: the decoding batches where they matter.
+    pub head_shapes: Vec<(usize, usize)>,
+    pub head_rows: Vec<usize>,
     /// Calls per sample: at least this many ...
     pub min_calls: usize,
     /// ... and at least this long in total, seconds (capped at `max_calls`).
@@ -69,6 +73,9 @@ impl MeasureSettings {
                 (1000, 512),
             ],
             rows: vec![1, 2, 4, 8, 16, 64, 256, 512],
+            // SmolLM2's output head (vocabulary 49152 x hidden 576).
+            head_shapes: vec![(49152, 576)],
+            head_rows: vec![1, 2, 4, 8, 16],
             min_calls: 10,
             min_seconds: 0.03,
             max_calls: 2000,
@@ -84,6 +91,8 @@ impl MeasureSettings {
             kernels: Kernel::ALL.to_vec(),
             shapes: vec![(256, 512), (512, 256)],
             rows: vec![1, 4, 16],
+            head_shapes: Vec::new(),
+            head_rows: Vec::new(),
             min_calls: 3,
             min_seconds: 0.0,
             max_calls: 3,
@@ -96,18 +105,27 @@ impl MeasureSettings {
     pub fn plan(&self) -> Vec<(Kernel, usize, usize, usize)> {
         let mut plan = Vec::new();
         for (kernel, cols, depth) in self.groups() {
-            for &rows in &self.rows {
+            for &rows in self.rows_for(cols, depth) {
                 plan.push((kernel, rows, cols, depth));
             }
         }
         plan
     }
 
+    /// The row counts timed for a shape.
+    fn rows_for(&self, cols: usize, depth: usize) -> &[usize] {
+        if self.head_shapes.contains(&(cols, depth)) {
+            &self.head_rows
+        } else {
+            &self.rows
+        }
+    }
+
     /// (kernel, cols, depth) groups: the weights of a group are prepared once for all row counts.
     fn groups(&self) -> Vec<(Kernel, usize, usize)> {
         let mut groups = Vec::new();
         for &kernel in &self.kernels {
-            for &(cols, depth) in &self.shapes {
+            for &(cols, depth) in self.shapes.iter().chain(&self.head_shapes) {
                 if depth % kernel.block().0 == 0 {
                     groups.push((kernel, cols, depth));
                 }
@@ -151,8 +169,8 @@ pub fn measure(
     let mut done_count = 1;
     progress(&measurements, done_count, total)?;
     for (kernel, cols, depth) in settings.groups() {
-        let todo: Vec<usize> = settings
-            .rows
+        let rows_here = settings.rows_for(cols, depth);
+        let todo: Vec<usize> = rows_here
             .iter()
             .copied()
             .filter(|&rows| {
@@ -161,7 +179,7 @@ pub fn measure(
                 })
             })
             .collect();
-        done_count += settings.rows.len() - todo.len();
+        done_count += rows_here.len() - todo.len();
         if todo.is_empty() {
             continue;
         }
@@ -254,7 +272,11 @@ pub(crate) fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
     StdRng::seed_from_u64(mixed)
 }
 
-pub(crate) fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Result<Tensor> {
+pub(crate) fn random_tensor(
+    rng: &mut StdRng,
+    rows: usize,
+    cols: usize,
+) -> candle_core::Result<Tensor> {
     let data: Vec<f32> = (0..rows * cols)
         .map(|_| rng.random_range(-1.0f32..1.0))
         .collect();
