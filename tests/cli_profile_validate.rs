@@ -84,7 +84,7 @@ fn json_holds_every_plan_and_linear_layer_with_admissible_candidates() {
             if k_quants.contains(candidate) {
                 assert!(name.ends_with("ffn_down"), "{name} got {candidate}");
             } else {
-                assert_eq!(candidate, "q8_0", "{name}");
+                assert!(["q8_0", "f16"].contains(&candidate), "{name} got {candidate}");
             }
             assert!(layer["measured_us"].as_f64().unwrap() > 0.0);
             predicted += layer["predicted_us"].as_f64().unwrap();
@@ -98,7 +98,8 @@ fn json_holds_every_plan_and_linear_layer_with_admissible_candidates() {
     let summary = &result["summary"];
     assert_eq!(summary["plans"]["count"], 3);
     assert_eq!(summary["layers"]["count"], 633);
-    assert!(summary["groups"]["q8_0 output"].is_object(), "{summary}");
+    let groups = summary["groups"].as_object().unwrap();
+    assert!(groups.keys().any(|k| k.ends_with(" output")), "{summary}");
 }
 
 #[test]
