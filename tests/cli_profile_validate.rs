@@ -84,7 +84,10 @@ fn json_holds_every_plan_and_linear_layer_with_admissible_candidates() {
             if k_quants.contains(candidate) {
                 assert!(name.ends_with("ffn_down"), "{name} got {candidate}");
             } else {
-                assert!(["q8_0", "f16"].contains(&candidate), "{name} got {candidate}");
+                assert!(
+                    ["q8_0", "f16"].contains(&candidate),
+                    "{name} got {candidate}"
+                );
             }
             assert!(layer["measured_us"].as_f64().unwrap() > 0.0);
             predicted += layer["predicted_us"].as_f64().unwrap();

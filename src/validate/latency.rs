@@ -15,6 +15,7 @@
 //! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
 //! not applied: the cost model prices each layer alone, so any admissible mix tests it.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use rand::rngs::StdRng;
@@ -308,10 +309,9 @@ impl Bench {
         seed: u64,
     ) -> Result<(), ValidateError> {
         let key = (depth, input_kernel(kernel));
-        if !self.inputs.contains_key(&key) {
+        if let Entry::Vacant(slot) = self.inputs.entry(key) {
             let mut rng = rng_for(seed, &[rows, depth]);
-            let input = random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?;
-            self.inputs.insert(key, input);
+            slot.insert(random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?);
         }
         Ok(())
     }
