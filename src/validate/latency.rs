@@ -30,9 +30,10 @@ use crate::hardware::calibrate::measure::{
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;
+use crate::hardware::table::LayerCosts;
 use crate::hardware::{cost_table_for_space, CostTable, Profile};
-use crate::model::{Graph, OpKind};
-use crate::space::ResolvedSpace;
+use crate::model::{Graph, Layer, OpKind};
+use crate::space::{ResolvedLayer, ResolvedSpace};
 
 /// The `schema` of a latency validation report.
 pub const LATENCY_SCHEMA: &str = "bitplan.latency-validation/1";
@@ -181,68 +182,77 @@ fn runnable_layers(
     table: &CostTable,
     space: &ResolvedSpace,
 ) -> Result<Vec<RunLayer>, ValidateError> {
-    let mut layers = Vec::new();
-    for ((layer, costs), resolved) in graph.layers.iter().zip(&table.layers).zip(&space.layers) {
-        if layer.op != OpKind::Linear {
-            continue;
-        }
-        // The formats this layer runs under each candidate (the space resolves them per layer).
-        let formats = |name: &str| {
-            let candidate = resolved.candidates.iter().find(|c| c.name == name)?;
-            Some((
-                candidate.weight.to_string(),
-                candidate.activation.to_string(),
-            ))
-        };
-        let options: Vec<(String, Kernel, f64)> = costs
-            .costs
-            .iter()
-            .filter_map(|cost| {
-                let (weight, activation) = formats(&cost.candidate)?;
-                let kernel = runnable(&weight, &activation)?;
-                Some((cost.candidate.clone(), kernel, cost.cost.latency_us))
-            })
-            .collect();
-        if options.is_empty() {
-            let admitted: Vec<String> = costs
-                .costs
-                .iter()
-                .map(|cost| match formats(&cost.candidate) {
-                    Some((weight, activation)) => {
-                        format!("{} ({weight}:{activation})", cost.candidate)
-                    }
-                    None => cost.candidate.clone(),
-                })
-                .collect();
-            return Err(ValidateError::NoRunnableCandidate {
-                space: space.space.clone(),
-                layer: layer.name.clone(),
-                admitted: admitted.join(", "),
-                runnable: Kernel::ALL.map(Kernel::weight_format).join(", "),
-            });
-        }
-        let &[cols, depth] = layer.weight_shape.as_slice() else {
-            return Err(ValidateError::Candidate {
-                candidate: layer.name.clone(),
-                reason: format!(
-                    "a linear layer's weight is [out, in], not {:?}",
-                    layer.weight_shape
-                ),
-            });
-        };
-        layers.push(RunLayer {
-            name: layer.name.clone(),
-            cols,
-            depth,
-            options,
-        });
-    }
+    let layers: Vec<RunLayer> = graph
+        .layers
+        .iter()
+        .zip(&table.layers)
+        .zip(&space.layers)
+        .filter(|((layer, _), _)| layer.op == OpKind::Linear)
+        .map(|((layer, costs), resolved)| run_layer(layer, costs, resolved, &space.space))
+        .collect::<Result<_, _>>()?;
     if layers.is_empty() {
         return Err(ValidateError::NoLinearLayers {
             model: graph.model.clone(),
         });
     }
     Ok(layers)
+}
+
+/// One linear layer's runnable candidates with their predicted latencies.
+fn run_layer(
+    layer: &Layer,
+    costs: &LayerCosts,
+    resolved: &ResolvedLayer,
+    space: &str,
+) -> Result<RunLayer, ValidateError> {
+    // The formats this layer runs under each candidate (the space resolves them per layer).
+    let formats = |name: &str| {
+        let candidate = resolved.candidates.iter().find(|c| c.name == name)?;
+        Some((
+            candidate.weight.to_string(),
+            candidate.activation.to_string(),
+        ))
+    };
+    let options: Vec<(String, Kernel, f64)> = costs
+        .costs
+        .iter()
+        .filter_map(|cost| {
+            let (weight, activation) = formats(&cost.candidate)?;
+            let kernel = runnable(&weight, &activation)?;
+            Some((cost.candidate.clone(), kernel, cost.cost.latency_us))
+        })
+        .collect();
+    if options.is_empty() {
+        let admitted: Vec<String> = costs
+            .costs
+            .iter()
+            .map(|cost| match formats(&cost.candidate) {
+                Some((weight, activation)) => format!("{} ({weight}:{activation})", cost.candidate),
+                None => cost.candidate.clone(),
+            })
+            .collect();
+        return Err(ValidateError::NoRunnableCandidate {
+            space: space.to_string(),
+            layer: layer.name.clone(),
+            admitted: admitted.join(", "),
+            runnable: Kernel::ALL.map(Kernel::weight_format).join(", "),
+        });
+    }
+    let &[cols, depth] = layer.weight_shape.as_slice() else {
+        return Err(ValidateError::Candidate {
+            candidate: layer.name.clone(),
+            reason: format!(
+                "a linear layer's weight is [out, in], not {:?}",
+                layer.weight_shape
+            ),
+        });
+    };
+    Ok(RunLayer {
+        name: layer.name.clone(),
+        cols,
+        depth,
+        options,
+    })
 }
 
 /// `samples` plans, each an option index per layer, drawn uniformly and independently.
