@@ -17,6 +17,7 @@ mod formats;
 mod inspect;
 mod merge;
 mod profile;
+mod profile_validate;
 mod report;
 mod search;
 mod stdout;

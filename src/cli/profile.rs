@@ -19,7 +19,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(
     after_help = "Examples:\n  bitplan profile list\n  bitplan profile show h100\n  \
                         bitplan profile check my-chip.toml\n  \
-                        bitplan profile calibrate --out hardware-profiles/host-cpu.toml"
+                        bitplan profile calibrate --out hardware-profiles/host-cpu.toml\n  \
+                        bitplan profile validate host-cpu --model smollm2 --space search-spaces/gguf.toml --samples 50"
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -52,6 +53,8 @@ enum Command {
     },
     /// Measure candle's CPU kernels on this machine and fit a profile from the measurements.
     Calibrate(CalibrateArgs),
+    /// Run random mixed plans of a model for real and compare with the profile's latencies.
+    Validate(super::profile_validate::Args),
 }
 
 /// Measuring writes a measurements file (resumable); fitting reads one and writes the profile.
@@ -90,6 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Show { name, json } => show(&load(&name)?, json),
         Command::Check { file, json } => check(&file, json),
         Command::Calibrate(args) => calibrate_command(args),
+        Command::Validate(args) => super::profile_validate::run(args),
     }
 }
 

@@ -24,6 +24,23 @@ pub enum ValidateError {
     MissingFormat { layer: String, field: &'static str },
     #[error("candidate `{candidate}`: {reason}")]
     Candidate { candidate: String, reason: String },
+    #[error(transparent)]
+    Hardware(Box<crate::hardware::HardwareError>),
+    #[error("{field} {value} is not valid: expected {expected}")]
+    Setting {
+        field: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("search space {space}, layer `{layer}`: no admitted candidate runs as a GGML/candle kernel here (admitted and priced: {admitted}); latency validation runs weight formats {runnable} with fp32 activations")]
+    NoRunnableCandidate {
+        space: String,
+        layer: String,
+        admitted: String,
+        runnable: String,
+    },
+    #[error("model {model} has no linear layers to run")]
+    NoLinearLayers { model: String },
 }
 
 macro_rules! boxed_from {
@@ -40,5 +57,6 @@ boxed_from!(
     Model: crate::model::ModelError,
     Data: crate::data::DataError,
     Assignment: crate::model::AssignmentError,
-    Tensor: candle_core::Error
+    Tensor: candle_core::Error,
+    Hardware: crate::hardware::HardwareError
 );

@@ -31,6 +31,8 @@ const REUSE_GRID: [u64; 11] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 const KNOT_STEPS: [f64; 8] = [0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.4];
 /// Rounds of coordinate descent over the knots.
 const ROUNDS: usize = 6;
+/// Rows of one tile in candle's generic quantized matmul (`k_quants::MATMUL_ROW_TILE`).
+const ROW_TILE: u64 = 16;
 /// Knots per decade of MACs.
 const KNOTS_PER_DECADE: f64 = 2.0;
 
@@ -75,23 +77,29 @@ pub fn paths(kernel: Kernel) -> Vec<(&'static str, Conditions)> {
         cols_multiple_of: Some(16),
         depth_multiple_of: depth,
     };
+    let rows = |min_rows| Conditions {
+        min_rows: Some(min_rows),
+        ..Conditions::default()
+    };
+    // Past one tile of rows the weights are streamed once per tile (candle's generic quantized
+    // matmul tiles 16 rows, `k_quants::MATMUL_ROW_TILE`), so efficiency by MACs differs between
+    // few and many rows: each gets its own curve.
+    let by_rows = [
+        ("several row tiles", rows(ROW_TILE + 1)),
+        ("one row tile", rows(2)),
+    ];
     match kernel {
         Kernel::F32 | Kernel::F16 | Kernel::Bf16 => {
-            vec![
-                (
-                    "several rows",
-                    Conditions {
-                        min_rows: Some(2),
-                        ..Conditions::default()
-                    },
-                ),
-                generic,
-            ]
+            vec![by_rows[0], ("several rows", rows(2)), generic]
         }
-        Kernel::Q8_0 => vec![("repacked", repacked(None, Some(256))), generic],
+        Kernel::Q8_0 => [("repacked", repacked(None, Some(256)))]
+            .into_iter()
+            .chain(by_rows)
+            .chain([generic])
+            .collect(),
         Kernel::Q6K => vec![("repacked", repacked(Some(2), None)), generic],
         Kernel::Q4K => vec![("repacked", repacked(None, None)), generic],
-        _ => vec![generic],
+        _ => by_rows.into_iter().chain([generic]).collect(),
     }
 }
 

@@ -23,6 +23,10 @@ use crate::hardware::error::HardwareError;
 /// clear of the luckiest outlier.
 const LOW_QUANTILE_DIVISOR: usize = 10;
 
+/// Weight bytes cycled through so each call finds its weights outside the cache: twice the
+/// 32 MiB last-level cache of the machines this was written on.
+pub const COLD_BYTES: usize = 64 << 20;
+
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasureSettings {
@@ -32,6 +36,10 @@ pub struct MeasureSettings {
     pub shapes: Vec<(usize, usize)>,
     /// Activation rows (batch x tokens) per call.
     pub rows: Vec<usize>,
+    /// Shapes too large to time at every row count (a language model's output head), timed at
+    /// `head_rows` only: the decoding batches where they matter.
+    pub head_shapes: Vec<(usize, usize)>,
+    pub head_rows: Vec<usize>,
     /// Calls per sample: at least this many ...
     pub min_calls: usize,
     /// ... and at least this long in total, seconds (capped at `max_calls`).
@@ -65,10 +73,13 @@ impl MeasureSettings {
                 (1000, 512),
             ],
             rows: vec![1, 2, 4, 8, 16, 64, 256, 512],
+            // SmolLM2's output head (vocabulary 49152 x hidden 576).
+            head_shapes: vec![(49152, 576)],
+            head_rows: vec![1, 2, 4, 8, 16],
             min_calls: 10,
             min_seconds: 0.03,
             max_calls: 2000,
-            cold_bytes: 64 << 20,
+            cold_bytes: COLD_BYTES,
             read_bytes: (0..9).map(|i| 16384 << (2 * i)).collect(),
         }
     }
@@ -80,6 +91,8 @@ impl MeasureSettings {
             kernels: Kernel::ALL.to_vec(),
             shapes: vec![(256, 512), (512, 256)],
             rows: vec![1, 4, 16],
+            head_shapes: Vec::new(),
+            head_rows: Vec::new(),
             min_calls: 3,
             min_seconds: 0.0,
             max_calls: 3,
@@ -92,18 +105,27 @@ impl MeasureSettings {
     pub fn plan(&self) -> Vec<(Kernel, usize, usize, usize)> {
         let mut plan = Vec::new();
         for (kernel, cols, depth) in self.groups() {
-            for &rows in &self.rows {
+            for &rows in self.rows_for(cols, depth) {
                 plan.push((kernel, rows, cols, depth));
             }
         }
         plan
     }
 
+    /// The row counts timed for a shape.
+    fn rows_for(&self, cols: usize, depth: usize) -> &[usize] {
+        if self.head_shapes.contains(&(cols, depth)) {
+            &self.head_rows
+        } else {
+            &self.rows
+        }
+    }
+
     /// (kernel, cols, depth) groups: the weights of a group are prepared once for all row counts.
     fn groups(&self) -> Vec<(Kernel, usize, usize)> {
         let mut groups = Vec::new();
         for &kernel in &self.kernels {
-            for &(cols, depth) in &self.shapes {
+            for &(cols, depth) in self.shapes.iter().chain(&self.head_shapes) {
                 if depth % kernel.block().0 == 0 {
                     groups.push((kernel, cols, depth));
                 }
@@ -147,8 +169,8 @@ pub fn measure(
     let mut done_count = 1;
     progress(&measurements, done_count, total)?;
     for (kernel, cols, depth) in settings.groups() {
-        let todo: Vec<usize> = settings
-            .rows
+        let rows_here = settings.rows_for(cols, depth);
+        let todo: Vec<usize> = rows_here
             .iter()
             .copied()
             .filter(|&rows| {
@@ -157,7 +179,7 @@ pub fn measure(
                 })
             })
             .collect();
-        done_count += settings.rows.len() - todo.len();
+        done_count += rows_here.len() - todo.len();
         if todo.is_empty() {
             continue;
         }
@@ -242,7 +264,7 @@ fn last_level_cache() -> Option<u64> {
 }
 
 /// A seeded generator per sample, so each sample's data does not depend on the ones before it.
-fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
+pub(crate) fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
     let mixed = salt.iter().fold(seed, |acc, &x| {
         acc.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(x as u64)
@@ -250,7 +272,11 @@ fn rng_for(seed: u64, salt: &[usize]) -> StdRng {
     StdRng::seed_from_u64(mixed)
 }
 
-fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Result<Tensor> {
+pub(crate) fn random_tensor(
+    rng: &mut StdRng,
+    rows: usize,
+    cols: usize,
+) -> candle_core::Result<Tensor> {
     let data: Vec<f32> = (0..rows * cols)
         .map(|_| rng.random_range(-1.0f32..1.0))
         .collect();
@@ -258,7 +284,7 @@ fn random_tensor(rng: &mut StdRng, rows: usize, cols: usize) -> candle_core::Res
 }
 
 /// A weight prepared for one kernel.
-enum Weight {
+pub(crate) enum Weight {
     Float(Tensor),
     Quantized(QMatMul),
 }
@@ -276,7 +302,7 @@ fn ggml_type(kernel: Kernel) -> Option<GgmlDType> {
     }
 }
 
-fn float_dtype(kernel: Kernel) -> DType {
+pub(crate) fn float_dtype(kernel: Kernel) -> DType {
     match kernel {
         Kernel::F16 => DType::F16,
         Kernel::Bf16 => DType::BF16,
@@ -286,7 +312,7 @@ fn float_dtype(kernel: Kernel) -> DType {
 
 /// Copies of one prepared weight at distinct addresses (caches key on addresses, so identical
 /// contents do not share lines): quantized once, then rebuilt from the raw GGML bytes.
-fn prepare_copies(
+pub(crate) fn prepare_copies(
     kernel: Kernel,
     weight: &Tensor,
     copies: usize,
@@ -309,7 +335,7 @@ fn prepare_copies(
 }
 
 /// One call: what a linear layer does with these weights.
-fn call(input: &Tensor, weight: &Weight) -> candle_core::Result<Tensor> {
+pub(crate) fn call(input: &Tensor, weight: &Weight) -> candle_core::Result<Tensor> {
     match weight {
         Weight::Float(w) => input.matmul(&w.t()?),
         Weight::Quantized(q) => q.forward(input),
@@ -349,11 +375,7 @@ fn time_matmul(
     while times.len() < settings.min_calls
         || (total < settings.min_seconds && times.len() < settings.max_calls)
     {
-        let weight = &weights[times.len() % weights.len()];
-        let start = Instant::now();
-        let output = call(&input, weight)?;
-        let seconds = start.elapsed().as_secs_f64();
-        drop(output);
+        let seconds = time_call(&input, &weights[times.len() % weights.len()])?;
         times.push(seconds);
         total += seconds;
     }
@@ -368,6 +390,23 @@ fn time_matmul(
         min_seconds: times[0],
         repeats: times.len(),
     })
+}
+
+/// Seconds one call takes, the output dropped outside the timed span.
+pub(crate) fn time_call(input: &Tensor, weight: &Weight) -> candle_core::Result<f64> {
+    let start = Instant::now();
+    let output = call(input, weight)?;
+    let seconds = start.elapsed().as_secs_f64();
+    drop(output);
+    Ok(seconds)
+}
+
+/// The 1, 5 and 15 minute load averages from /proc/loadavg (None where there is none): recorded
+/// beside timings, since other processes on a shared machine inflate them.
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([fields.next()??, fields.next()??, fields.next()??])
 }
 
 /// Read bandwidth over a buffer of `bytes`, summed in parallel on all cores as candle's matmul

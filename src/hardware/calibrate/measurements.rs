@@ -51,6 +51,13 @@ impl Kernel {
         Kernel::Q4_0,
     ];
 
+    /// The kernel that runs weights stored in bitplan format `format` (`q4_k`, `fp16`, ...).
+    pub fn for_weight_format(format: &str) -> Option<Kernel> {
+        Kernel::ALL
+            .into_iter()
+            .find(|kernel| kernel.weight_format() == format)
+    }
+
     /// The bitplan format name of the kernel's weights (`fp32`, `q4_k`, ...).
     pub fn weight_format(self) -> &'static str {
         match self {

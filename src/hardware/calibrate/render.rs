@@ -251,7 +251,22 @@ fn tail(out: &mut String) {
     let _ = writeln!(out, "weight = [\"*\"]");
     let _ = writeln!(out, "activation = [\"*\"]");
     let _ = writeln!(out, "precision = \"{}\"", Precision::Fp32);
+    let _ = writeln!(
+        out,
+        "overhead-us = 1.0    # estimate: one small candle op (index_select), not the per-layer-us of a matmul"
+    );
     let _ = writeln!(out);
+    for weight in ["fp16", "bf16"] {
+        let _ = writeln!(out, "[[fallback]]");
+        let _ = writeln!(out, "ops = [\"linear\"]");
+        let _ = writeln!(out, "weight = \"{weight}\"");
+        let _ = writeln!(out, "to = \"fp32\"");
+        let _ = writeln!(
+            out,
+            "reason = \"candle's QMatMul dequantizes {weight} weights to f32 when it loads them and runs an f32 matmul\""
+        );
+        let _ = writeln!(out);
+    }
     let _ = writeln!(out, "[transition]");
     let _ = writeln!(
         out,

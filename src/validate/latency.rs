@@ -1,0 +1,401 @@
+//! Latency validation of the cost model against a real runtime: K random mixed plans of a
+//! model's linear layers, each layer run with candle's kernel for its planned GGML type, and the
+//! measured time compared with the profile's predicted `latency_us` for the same layer,
+//! candidate and batch.
+//!
+//! What runs: each linear layer alone, `rows = batch x seq` activation rows of the layer's real
+//! input width times a weight of the layer's real shape (random, seeded: timing does not depend
+//! on the values). Every layer of the model gets its own weight buffer, as in the real model.
+//! Weights are cold, as the profile prices them (streamed from DRAM, as calibration measured):
+//! a model whose weights fit the last-level cache gets copies of every weight, each pass over
+//! the plan using the next copy, so that more than [`COLD_BYTES`] lie between two uses of one
+//! buffer. (A small model run in a tight loop keeps its weights cached and runs faster than
+//! this; the cost model does not price cache-resident weights.) A plan is passed `repeats` times
+//! and each layer's time is its fastest call (other processes only ever add time). A plan's measured
+//! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
+//! not applied: the cost model prices each layer alone, so any admissible mix tests it.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::error::ValidateError;
+use super::latency_summary::{summarize, LatencySummary};
+use crate::hardware::calibrate::measure::{
+    float_dtype, load_average, prepare_copies, random_tensor, rng_for, time_call, Weight,
+    COLD_BYTES,
+};
+use crate::hardware::calibrate::Kernel;
+use crate::hardware::formats::QuantCatalog;
+use crate::hardware::table::LayerCosts;
+use crate::hardware::{cost_table_for_space, CostTable, Profile};
+use crate::model::{Graph, Layer, OpKind};
+use crate::space::{ResolvedLayer, ResolvedSpace};
+
+/// The `schema` of a latency validation report.
+pub const LATENCY_SCHEMA: &str = "bitplan.latency-validation/1";
+
+/// What to measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySettings {
+    /// Random plans to draw and run (K).
+    pub samples: usize,
+    /// Seed of the plan draws and of the random weights and activations.
+    pub seed: u64,
+    /// Passes over each plan; a layer's time is the fastest of them.
+    pub repeats: usize,
+    /// Samples per call.
+    pub batch: u64,
+    /// Tokens per sample (1: one decoding step per sequence).
+    pub seq: u64,
+}
+
+/// One layer of one plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTiming {
+    pub layer: String,
+    pub candidate: String,
+    pub predicted_us: f64,
+    pub measured_us: f64,
+}
+
+/// One plan: its layers' candidates and times, and the load average when it started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanTiming {
+    pub plan: usize,
+    pub predicted_us: f64,
+    pub measured_us: f64,
+    /// 1, 5 and 15 minute load averages when the plan started (None off Linux).
+    pub load_average: Option<[f64; 3]>,
+    pub layers: Vec<LayerTiming>,
+}
+
+/// The whole validation, as `bitplan profile validate --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyValidation {
+    pub schema: String,
+    pub model: String,
+    pub profile: String,
+    pub space: String,
+    pub settings: LatencySettings,
+    /// Activation rows per call (batch x seq).
+    pub rows: u64,
+    /// Threads candle's kernels ran on.
+    pub threads: usize,
+    /// How a layer's time is taken from its repeated calls.
+    pub statistic: String,
+    /// Copies of every weight, cycled pass by pass so that weights are cold (1: the model's
+    /// weights alone exceed the cache).
+    pub weight_copies: usize,
+    pub summary: LatencySummary,
+    pub plans: Vec<PlanTiming>,
+}
+
+/// A linear layer with the candidates it can run, each with its predicted latency.
+struct RunLayer {
+    name: String,
+    cols: usize,
+    depth: usize,
+    options: Vec<(String, Kernel, f64)>,
+}
+
+/// Draws and runs `settings.samples` random plans of `graph`'s linear layers under `space`, and
+/// compares them with `profile`'s predictions. `progress(done, total)` runs after each plan.
+pub fn validate_latency(
+    profile: &Profile,
+    graph: &Graph,
+    space: &ResolvedSpace,
+    settings: &LatencySettings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<LatencyValidation, ValidateError> {
+    check_settings(settings)?;
+    let table = cost_table_for_space(
+        profile,
+        graph,
+        space,
+        &QuantCatalog,
+        settings.batch,
+        settings.seq,
+    )?;
+    let layers = runnable_layers(graph, &table, space)?;
+    let plans = draw_plans(&layers, settings.samples, settings.seed);
+    let rows = (settings.batch * settings.seq) as usize;
+    let bench = Bench::prepare(&layers, &plans, rows, settings.seed)?;
+    progress(0, plans.len());
+    let mut timings = Vec::new();
+    for (index, plan) in plans.iter().enumerate() {
+        timings.push(bench.run(index, plan, &layers, settings.repeats)?);
+        progress(index + 1, plans.len());
+    }
+    Ok(LatencyValidation {
+        schema: LATENCY_SCHEMA.to_string(),
+        model: graph.model.clone(),
+        profile: profile.name.clone(),
+        space: space.space.clone(),
+        settings: settings.clone(),
+        rows: rows as u64,
+        threads: candle_core::utils::get_num_threads(),
+        statistic: format!("fastest of {} calls per layer", settings.repeats),
+        weight_copies: bench.copies,
+        summary: summarize(&timings),
+        plans: timings,
+    })
+}
+
+fn check_settings(settings: &LatencySettings) -> Result<(), ValidateError> {
+    let bad = |field: &'static str, value: String| ValidateError::Setting {
+        field,
+        value,
+        expected: ">= 1".into(),
+    };
+    if settings.samples == 0 {
+        return Err(bad("--samples", "0".into()));
+    }
+    if settings.repeats == 0 {
+        return Err(bad("--repeats", "0".into()));
+    }
+    if settings.batch == 0 || settings.seq == 0 {
+        let value = format!("batch {} seq {}", settings.batch, settings.seq);
+        return Err(bad("--batch/--seq", value));
+    }
+    Ok(())
+}
+
+/// The kernel a layer runs with for these formats, as candle runs them: GGML block types with
+/// fp32 activations through `QMatMul`; float weights in their own type with activations of the
+/// same type; fp16 or bf16 weights with fp32 activations as an f32 matmul (`QMatMul`
+/// dequantizes F16 and BF16 tensors to f32 when it loads them).
+fn runnable(weight: &str, activation: &str) -> Option<Kernel> {
+    let kernel = Kernel::for_weight_format(weight)?;
+    match kernel {
+        Kernel::F32 | Kernel::F16 | Kernel::Bf16 if activation == weight => Some(kernel),
+        Kernel::F16 | Kernel::Bf16 if activation == "fp32" => Some(Kernel::F32),
+        _ => (activation == "fp32").then_some(kernel),
+    }
+}
+
+fn runnable_layers(
+    graph: &Graph,
+    table: &CostTable,
+    space: &ResolvedSpace,
+) -> Result<Vec<RunLayer>, ValidateError> {
+    let layers: Vec<RunLayer> = graph
+        .layers
+        .iter()
+        .zip(&table.layers)
+        .zip(&space.layers)
+        .filter(|((layer, _), _)| layer.op == OpKind::Linear)
+        .map(|((layer, costs), resolved)| run_layer(layer, costs, resolved, &space.space))
+        .collect::<Result<_, _>>()?;
+    if layers.is_empty() {
+        return Err(ValidateError::NoLinearLayers {
+            model: graph.model.clone(),
+        });
+    }
+    Ok(layers)
+}
+
+/// One linear layer's runnable candidates with their predicted latencies.
+fn run_layer(
+    layer: &Layer,
+    costs: &LayerCosts,
+    resolved: &ResolvedLayer,
+    space: &str,
+) -> Result<RunLayer, ValidateError> {
+    // The formats this layer runs under each candidate (the space resolves them per layer).
+    let formats = |name: &str| {
+        let candidate = resolved.candidates.iter().find(|c| c.name == name)?;
+        Some((
+            candidate.weight.to_string(),
+            candidate.activation.to_string(),
+        ))
+    };
+    let options: Vec<(String, Kernel, f64)> = costs
+        .costs
+        .iter()
+        .filter_map(|cost| {
+            let (weight, activation) = formats(&cost.candidate)?;
+            let kernel = runnable(&weight, &activation)?;
+            Some((cost.candidate.clone(), kernel, cost.cost.latency_us))
+        })
+        .collect();
+    if options.is_empty() {
+        let admitted: Vec<String> = costs
+            .costs
+            .iter()
+            .map(|cost| match formats(&cost.candidate) {
+                Some((weight, activation)) => format!("{} ({weight}:{activation})", cost.candidate),
+                None => cost.candidate.clone(),
+            })
+            .collect();
+        return Err(ValidateError::NoRunnableCandidate {
+            space: space.to_string(),
+            layer: layer.name.clone(),
+            admitted: admitted.join(", "),
+            runnable: Kernel::ALL.map(Kernel::weight_format).join(", "),
+        });
+    }
+    let &[cols, depth] = layer.weight_shape.as_slice() else {
+        return Err(ValidateError::Candidate {
+            candidate: layer.name.clone(),
+            reason: format!(
+                "a linear layer's weight is [out, in], not {:?}",
+                layer.weight_shape
+            ),
+        });
+    };
+    Ok(RunLayer {
+        name: layer.name.clone(),
+        cols,
+        depth,
+        options,
+    })
+}
+
+/// `samples` plans, each an option index per layer, drawn uniformly and independently.
+fn draw_plans(layers: &[RunLayer], samples: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..samples)
+        .map(|_| {
+            layers
+                .iter()
+                .map(|layer| rng.random_range(0..layer.options.len()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Prepared weights (`copies` per layer and kernel any plan uses) and inputs (one per width).
+struct Bench {
+    copies: usize,
+    weights: BTreeMap<(usize, Kernel, usize), Weight>,
+    inputs: BTreeMap<(usize, Kernel), candle_core::Tensor>,
+}
+
+impl Bench {
+    fn prepare(
+        layers: &[RunLayer],
+        plans: &[Vec<usize>],
+        rows: usize,
+        seed: u64,
+    ) -> Result<Bench, ValidateError> {
+        // Layers needing each (kernel, cols, depth): quantized once, then copied per layer.
+        let mut groups: BTreeMap<(Kernel, usize, usize), Vec<usize>> = BTreeMap::new();
+        for (index, layer) in layers.iter().enumerate() {
+            for (option, (_, kernel, _)) in layer.options.iter().enumerate() {
+                if plans.iter().any(|plan| plan[index] == option) {
+                    let key = (*kernel, layer.cols, layer.depth);
+                    groups.entry(key).or_default().push(index);
+                }
+            }
+        }
+        let mut bench = Bench {
+            copies: copies_for_cold(layers),
+            weights: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+        };
+        for ((kernel, cols, depth), members) in groups {
+            let mut rng = rng_for(seed, &[kernel as usize, cols, depth]);
+            let master = random_tensor(&mut rng, cols, depth)?;
+            let copies = prepare_copies(kernel, &master, members.len() * bench.copies)?;
+            let keys = members
+                .iter()
+                .flat_map(|&index| (0..bench.copies).map(move |copy| (index, kernel, copy)));
+            bench.weights.extend(keys.zip(copies));
+            bench.input(kernel, rows, depth, seed)?;
+        }
+        bench.warm_up(layers)?;
+        Ok(bench)
+    }
+
+    fn input(
+        &mut self,
+        kernel: Kernel,
+        rows: usize,
+        depth: usize,
+        seed: u64,
+    ) -> Result<(), ValidateError> {
+        let key = (depth, input_kernel(kernel));
+        if let Entry::Vacant(slot) = self.inputs.entry(key) {
+            let mut rng = rng_for(seed, &[rows, depth]);
+            slot.insert(random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?);
+        }
+        Ok(())
+    }
+
+    /// One call per weight: candle builds its repacked weight layouts on the first call.
+    fn warm_up(&self, layers: &[RunLayer]) -> Result<(), ValidateError> {
+        for (&(index, kernel, _), weight) in &self.weights {
+            let input = &self.inputs[&(layers[index].depth, input_kernel(kernel))];
+            time_call(input, weight)?;
+        }
+        Ok(())
+    }
+
+    fn run(
+        &self,
+        index: usize,
+        plan: &[usize],
+        layers: &[RunLayer],
+        repeats: usize,
+    ) -> Result<PlanTiming, ValidateError> {
+        let load_average = load_average();
+        let mut fastest = vec![f64::INFINITY; layers.len()];
+        for pass in 0..repeats {
+            let copy = pass % self.copies;
+            for (position, layer) in layers.iter().enumerate() {
+                let kernel = layer.options[plan[position]].1;
+                let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
+                let seconds = time_call(input, &self.weights[&(position, kernel, copy)])?;
+                fastest[position] = fastest[position].min(seconds);
+            }
+        }
+        let timings: Vec<LayerTiming> = layers
+            .iter()
+            .zip(plan)
+            .zip(&fastest)
+            .map(|((layer, &option), &seconds)| LayerTiming {
+                layer: layer.name.clone(),
+                candidate: layer.options[option].0.clone(),
+                predicted_us: layer.options[option].2,
+                measured_us: seconds * 1e6,
+            })
+            .collect();
+        Ok(PlanTiming {
+            plan: index,
+            predicted_us: timings.iter().map(|t| t.predicted_us).sum(),
+            measured_us: timings.iter().map(|t| t.measured_us).sum(),
+            load_average,
+            layers: timings,
+        })
+    }
+}
+
+/// Copies of every weight such that one pass over each copy in turn touches more than
+/// [`COLD_BYTES`] before a buffer comes round again, counting each layer at its smallest option.
+fn copies_for_cold(layers: &[RunLayer]) -> usize {
+    let pass_bytes: usize = layers
+        .iter()
+        .map(|layer| {
+            let elements = layer.cols * layer.depth;
+            let bytes = |kernel: Kernel| elements / kernel.block().0 * kernel.block().1;
+            layer.options.iter().map(|o| bytes(o.1)).min().unwrap_or(0)
+        })
+        .sum();
+    if pass_bytes >= COLD_BYTES {
+        return 1;
+    }
+    // + 1: the pass that finds a copy must not be the one that last left it in the cache.
+    (COLD_BYTES.div_ceil(pass_bytes.max(1)) + 1).min(64)
+}
+
+/// Inputs are shared by kernels that take the same activation type: f32 for every GGML type.
+fn input_kernel(kernel: Kernel) -> Kernel {
+    match kernel {
+        Kernel::F16 | Kernel::Bf16 => kernel,
+        _ => Kernel::F32,
+    }
+}
