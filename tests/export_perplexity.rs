@@ -1,8 +1,8 @@
 //! Perplexity equality (issue 8's proof): smollm2 exported under a mixed plan (K-quants on
 //! `ffn_down`, 32-block types on the 576-wide matrices, no fallback) and run by
-//! candle-transformers' `quantized_llama` gives the perplexity, KL to fp32 and top-1 agreement that
-//! bitplan's own LM evaluation ([`LmTask::evaluate`], what `bitplan eval smollm2 --plan` reports)
-//! gives for the same plan on the same evaluation windows.
+//! candle-transformers' `quantized_llama` gives the perplexity that `bitplan validate` measures for
+//! the same plan ([`LmEvaluator`], the same as `bitplan eval smollm2 --plan`), and the KL to fp32
+//! and top-1 agreement of bitplan's LM evaluation, on the same evaluation windows.
 //!
 //! quantized_llama returns only the last position's logits, so it is stepped one token at a time
 //! through its KV cache; bitplan runs each window in one pass. Both run the dequantized weights in
@@ -18,6 +18,7 @@ use bitplan::model::llama::SMOLLM2_FIXTURE;
 use bitplan::model::llama::{Llama, LmEvalSettings, LmMetrics, LmTask, Positions};
 use bitplan::model::{Assignment, LayerFormats, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
+use bitplan::validate::{LmEvaluator, PlanTask, LM_METRIC};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{DType, Device, IndexOp, Tensor, D};
 use candle_transformers::models::quantized_llama::ModelWeights;
@@ -140,8 +141,10 @@ fn smollm2_mixed_export_in_quantized_llama_has_the_perplexity_bitplan_reports() 
     // QMatMul reads this once per thread: candle then runs the dequantized f32 weights.
     std::env::set_var("CANDLE_DEQUANTIZE_ALL", "1");
     let source = fixture_path(SMOLLM2_FIXTURE).unwrap_or_else(|error| panic!("{error}"));
-    let model = Llama::load_gguf(&source).unwrap();
-    let layers = mixed_plan(&model);
+    let evaluator =
+        LmEvaluator::with_settings(Llama::load_gguf(&source).unwrap(), settings()).unwrap();
+    let model = &evaluator.llama;
+    let layers = mixed_plan(model);
     let refs: Vec<(&str, &str)> = layers
         .iter()
         .map(|(l, f)| (l.as_str(), f.as_str()))
@@ -157,12 +160,18 @@ fn smollm2_mixed_export_in_quantized_llama_has_the_perplexity_bitplan_reports() 
     let export = export_gguf(&source, &plan, &out, options).unwrap();
     assert!(export.tensors.iter().all(|t| !t.fallback), "no fallback");
 
-    let task = LmTask::prepare(&model, settings()).unwrap();
-    let prepared = PreparedAssignment::new(&model, &assignment_of(&layers), None).unwrap();
+    let task = LmTask::prepare(model, settings()).unwrap();
+    let assignment = assignment_of(&layers);
+    let prepared = PreparedAssignment::new(model, &assignment, None).unwrap();
     let ours = task
-        .evaluate(&model, Some(&prepared), &mut |_, _| {})
+        .evaluate(model, Some(&prepared), &mut |_, _| {})
         .unwrap();
-    let (theirs, theirs_agreeing) = candle_metrics(&out, &model, &task);
+    // What `bitplan validate smollm2` writes into the plan.
+    assert_eq!(evaluator.metric(), LM_METRIC);
+    let validated = evaluator.measure(&assignment, None, false).unwrap();
+    assert_eq!(validated.value, ours.perplexity);
+    assert_eq!(validated.samples, ours.predicted_tokens);
+    let (theirs, theirs_agreeing) = candle_metrics(&out, model, &task);
     let ours_agreeing = (ours.top1_agreement * ours.predicted_tokens as f64).round() as usize;
     println!(
         "smollm2 mixed export ({:.1} MiB), {} windows of {} tokens ({} predicted):\n  \
@@ -187,7 +196,7 @@ fn smollm2_mixed_export_in_quantized_llama_has_the_perplexity_bitplan_reports() 
         ours.perplexity > ours.reference_perplexity,
         "the mixed plan costs perplexity"
     );
-    assert!(relative(theirs.perplexity, ours.perplexity) <= MAX_RELATIVE_PERPLEXITY_DIFF);
+    assert!(relative(theirs.perplexity, validated.value) <= MAX_RELATIVE_PERPLEXITY_DIFF);
     let kl_diff = relative(theirs.mean_kl_to_reference, ours.mean_kl_to_reference);
     assert!(
         kl_diff <= MAX_RELATIVE_KL_DIFF,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::error::ValidateError;
-use super::evaluator::{assignment_of, Evaluator, LATENCY_DEVICE, TASK_METRIC};
-use crate::model::{Assignment, RunnableModel};
+use super::evaluator::assignment_of;
+use super::task::{higher_is_better, PlanTask, TaskMeasurement};
 use crate::search::{Front, Measured, Plan};
 
 /// How much to measure.
@@ -14,7 +14,7 @@ use crate::search::{Front, Measured, Plan};
 pub struct ValidateSettings {
     /// Frontier plans to measure: the recommended one first, then by increasing cost.
     pub top: usize,
-    /// Evaluation images (all when `None`).
+    /// Evaluation images, or windows of a language model (all when `None`).
     pub limit: Option<usize>,
     /// Whether to time the executor (the demo skips it to stay within its time budget).
     pub time_latency: bool,
@@ -24,7 +24,7 @@ pub struct ValidateSettings {
 /// (e.g. a uniform baseline) is run once.
 #[derive(Default)]
 pub struct MeasureCache {
-    done: BTreeMap<String, (usize, usize, f64)>,
+    done: BTreeMap<String, TaskMeasurement>,
     reference: Option<f64>,
 }
 
@@ -40,7 +40,7 @@ pub fn chosen_plans(front: &Front, top: usize) -> Vec<usize> {
 /// each plan.
 pub fn validate_front(
     front: &mut Front,
-    evaluator: &Evaluator,
+    evaluator: &dyn PlanTask,
     settings: ValidateSettings,
     cache: &mut MeasureCache,
     on_plan: &mut dyn FnMut(usize, usize),
@@ -65,53 +65,48 @@ pub fn validate_front(
 /// Runs `plan` (or reuses the cached run of the same assignment) and stores the result in it.
 pub fn measure_plan(
     plan: &mut Plan,
-    evaluator: &Evaluator,
+    evaluator: &dyn PlanTask,
     settings: ValidateSettings,
     cache: &mut MeasureCache,
 ) -> Result<(), ValidateError> {
     let reference = match cache.reference {
         Some(value) => value,
         None => {
-            let graph = evaluator.classifier.model.graph().clone();
-            let fp32 = evaluator.prepare(&Assignment::fp32(&graph))?;
-            let value = evaluator
-                .accuracy(&fp32, settings.limit, &mut |_, _| {})?
-                .percent();
+            let value = evaluator.reference(settings.limit)?;
             cache.reference = Some(value);
             value
         }
     };
     let assignment = assignment_of(plan)?;
     let key = serde_json::to_string(&assignment).unwrap_or_default();
-    let (correct, total, latency_us) = match cache.done.get(&key) {
-        Some(&entry) => entry,
+    let measurement = match cache.done.get(&key) {
+        Some(&measurement) => measurement,
         None => {
-            let prepared = evaluator.prepare(&assignment)?;
-            let accuracy = evaluator.accuracy(&prepared, settings.limit, &mut |_, _| {})?;
-            let latency = if settings.time_latency {
-                evaluator.latency_us(&prepared)?
-            } else {
-                f64::NAN
-            };
-            let entry = (accuracy.correct, accuracy.total, latency);
-            cache.done.insert(key, entry);
-            entry
+            let measurement =
+                evaluator.measure(&assignment, settings.limit, settings.time_latency)?;
+            cache.done.insert(key, measurement);
+            measurement
         }
     };
+    let timed = !measurement.latency_us.is_nan();
     plan.measured = Some(Measured {
-        metric: TASK_METRIC.to_string(),
-        value: 100.0 * correct as f64 / total.max(1) as f64,
+        metric: evaluator.metric().to_string(),
+        value: measurement.value,
         reference_value: reference,
-        samples: total,
-        latency_us: (!latency_us.is_nan()).then_some(latency_us),
-        latency_device: (!latency_us.is_nan()).then(|| LATENCY_DEVICE.to_string()),
+        samples: measurement.samples,
+        latency_us: timed.then_some(measurement.latency_us),
+        latency_device: evaluator
+            .latency_device()
+            .filter(|_| timed)
+            .map(str::to_string),
         dominated_by: None,
     });
     Ok(())
 }
 
 /// Flags each measured plan that a measured baseline within the budgets beats: measured metric
-/// at least as high and every predicted cost objective at most as high, one of them strictly.
+/// at least as good (as high for accuracy, as low for perplexity) and every predicted cost
+/// objective at most as high, one of them strictly.
 pub fn flag_dominated(front: &mut Front) {
     let baselines: Vec<(String, f64, Vec<f64>)> = front
         .baselines
@@ -127,13 +122,18 @@ pub fn flag_dominated(front: &mut Front) {
         let Some(measured) = entry.plan.measured.as_mut() else {
             continue;
         };
+        // Compare on a scale where higher is better.
+        let sign = if higher_is_better(&measured.metric) {
+            1.0
+        } else {
+            -1.0
+        };
         measured.dominated_by = baselines
             .iter()
             .find(|(_, value, base_costs)| {
-                let no_worse =
-                    *value >= measured.value && base_costs.iter().zip(&costs).all(|(b, c)| b <= c);
-                let better =
-                    *value > measured.value || base_costs.iter().zip(&costs).any(|(b, c)| b < c);
+                let (base, mine) = (sign * value, sign * measured.value);
+                let no_worse = base >= mine && base_costs.iter().zip(&costs).all(|(b, c)| b <= c);
+                let better = base > mine || base_costs.iter().zip(&costs).any(|(b, c)| b < c);
                 no_worse && better
             })
             .map(|(name, _, _)| name.clone());

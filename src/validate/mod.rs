@@ -1,7 +1,7 @@
 //! Measured validation: run chosen plans for real (task metric on the evaluation split, wall-clock
 //! latency of the executor on this CPU) and check how far predictions are from reality.
 //!
-//! [`Evaluator`] runs one image classifier under any plan; [`validate_front`] measures a front's
+//! [`Evaluator`] runs one image classifier under any plan, [`LmEvaluator`] one decoder LM; [`validate_front`] measures a front's
 //! top plans and its uniform baselines and flags plans a baseline beats; [`validate_latency`]
 //! runs random mixed plans layer by layer and compares them with a profile's predicted latency;
 //! [`spearman`] is the rank correlation reports quote.
@@ -12,6 +12,7 @@ pub mod front;
 pub mod latency;
 pub mod latency_summary;
 pub mod rank;
+pub mod task;
 
 pub use error::ValidateError;
 pub use evaluator::{Evaluator, TASK_METRIC};
@@ -19,3 +20,4 @@ pub use front::{chosen_plans, measure_plan, validate_front, MeasureCache, Valida
 pub use latency::{validate_latency, LatencySettings, LatencyValidation};
 pub use latency_summary::{ErrorSummary, LatencySummary};
 pub use rank::spearman;
+pub use task::{higher_is_better, LmEvaluator, PlanTask, TaskMeasurement, LM_METRIC};
