@@ -359,20 +359,6 @@ pub fn file_type<'a>(types: impl Iterator<Item = &'a str>) -> Option<u32> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::file_type;
-
-    #[test]
-    fn the_file_type_is_the_most_common_tensor_type() {
-        let types = ["f32", "q4_k", "q5_0", "q5_0", "f32", "q5_0", "q8_0"];
-        assert_eq!(file_type(types.into_iter()), Some(8));
-        assert_eq!(file_type(["q4_k", "q6_k"].into_iter()), Some(15));
-        assert_eq!(file_type(["q8_k"].into_iter()), None);
-        assert_eq!(file_type(std::iter::empty()), None);
-    }
-}
-
 fn write_gguf(
     out: &Path,
     metadata: &BTreeMap<String, Value>,
@@ -395,4 +381,18 @@ fn write_gguf(
         .map_err(|error| ExportError::io(file.temp_path(), error))?;
     drop(writer);
     file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_type;
+
+    #[test]
+    fn the_file_type_is_the_most_common_tensor_type() {
+        let types = ["f32", "q4_k", "q5_0", "q5_0", "f32", "q5_0", "q8_0"];
+        assert_eq!(file_type(types.into_iter()), Some(8));
+        assert_eq!(file_type(["q4_k", "q6_k"].into_iter()), Some(15));
+        assert_eq!(file_type(["q8_k"].into_iter()), None);
+        assert_eq!(file_type(std::iter::empty()), None);
+    }
 }
