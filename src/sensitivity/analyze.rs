@@ -15,14 +15,17 @@ use serde::{Deserialize, Serialize};
 
 use super::grad::{fisher_diagonal, fisher_score, hessian_trace, pseudo_labels};
 use super::journal::Journal;
-use super::measure::{measure, reference_outputs, Metric};
+use super::measure::{Metric, Reference};
 use super::stats::Estimate;
 use super::table::{
     in_shard, sha256_hex, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
 };
 use super::SensitivityError;
 use crate::model::calibrate::DEFAULT_RANGE_METHOD;
-use crate::model::{Assignment, Calibration, LayerFormats, PreparedAssignment, RunnableModel};
+use crate::model::executor::staged_fp32;
+use crate::model::{
+    Assignment, Calibration, LayerContext, LayerFormats, PreparedAssignment, RunnableModel,
+};
 use crate::quant::{error_metrics, fake_quant_weight};
 use crate::space::{Candidate, ResolvedSpace};
 
@@ -218,12 +221,15 @@ pub fn analyze(
     Ok(table)
 }
 
-/// What every cell shares: reference outputs, calibration, pseudo-labels, layer statistics.
+/// What every cell shares: reference outputs, the fp32 state at the start of every stage of
+/// every batch (a cell runs only the stages from its layer's on), calibration, layer statistics.
 struct Context<'a> {
     model: &'a dyn RunnableModel,
     batches: &'a [Tensor],
     settings: &'a Settings,
-    reference: Vec<Vec<Vec<f64>>>,
+    reference: Vec<Reference>,
+    /// `states[batch][stage]`: what a run from `stage` starts from.
+    states: Vec<Vec<Tensor>>,
     calibration: Option<Calibration>,
     stats: BTreeMap<String, LayerStats>,
 }
@@ -236,7 +242,11 @@ impl<'a> Context<'a> {
         settings: &'a Settings,
         pending: &[CellJob],
     ) -> Result<Self, SensitivityError> {
-        let reference = reference_outputs(model, batches)?;
+        let fp32 = PreparedAssignment::fp32(model)?;
+        let staged = batches
+            .par_iter()
+            .map(|batch| Ok(staged_fp32(model, batch, &fp32)?))
+            .collect::<Result<Vec<_>, SensitivityError>>()?;
         let needs_ranges = space
             .layers
             .iter()
@@ -247,36 +257,44 @@ impl<'a> Context<'a> {
         } else {
             None
         };
-        let mut layers: Vec<(usize, String)> = Vec::new();
-        for job in pending {
-            if !layers.iter().any(|(_, name)| *name == job.layer) {
-                let position = model
-                    .graph()
-                    .layers
-                    .iter()
-                    .position(|l| l.name == job.layer)
-                    .unwrap_or(0);
-                layers.push((position, job.layer.clone()));
-            }
+        let stats = if settings.proxies.iter().any(|p| *p != Proxy::Weight) {
+            all_layer_stats(model, batches, &staged, settings, pending)?
+        } else {
+            BTreeMap::new()
+        };
+        let mut reference = Vec::with_capacity(staged.len());
+        let mut states = Vec::with_capacity(staged.len());
+        for (logits, batch_states) in staged {
+            reference.push(Reference::new(settings.metric, &logits)?);
+            states.push(batch_states);
         }
-        let labelled = labelled_batches(model, batches)?;
-        let stats = layers
-            .par_iter()
-            .map(|(position, layer)| {
-                Ok((
-                    layer.clone(),
-                    layer_stats(model, layer, *position, &labelled, settings)?,
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>, SensitivityError>>()?;
         Ok(Self {
             model,
             batches,
             settings,
             reference,
+            states,
             calibration,
             stats,
         })
+    }
+
+    /// Per-batch distance to the reference with `prepared`, run from `layer`'s stage.
+    fn measure(
+        &self,
+        layer: &str,
+        prepared: &PreparedAssignment,
+    ) -> Result<Vec<f64>, SensitivityError> {
+        let stage = self.model.stage_of(layer);
+        let runs = self.batches.iter().zip(&self.states).zip(&self.reference);
+        runs.map(|((batch, states), reference)| {
+            let mut ctx = LayerContext::new(prepared);
+            let output =
+                self.model
+                    .run_from(batch, stage, &states[stage], &mut ctx, &mut |_, _| {})?;
+            reference.distance(&output)
+        })
+        .collect()
     }
 
     fn cell(&self, job: &CellJob) -> Result<Cell, SensitivityError> {
@@ -287,13 +305,7 @@ impl<'a> Context<'a> {
         };
         let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats);
         let prepared = PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
-        let values = measure(
-            self.model,
-            &prepared,
-            self.batches,
-            &self.reference,
-            self.settings.metric,
-        )?;
+        let values = self.measure(&job.layer, &prepared)?;
         let layer = graph.layer(&job.layer);
         let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
             job.candidate.weight.bits_per_element(&l.weight_shape)
@@ -346,14 +358,39 @@ impl<'a> Context<'a> {
     }
 }
 
-fn labelled_batches(
+/// Gradient statistics of every pending layer, with the fp32 model's predictions as labels.
+fn all_layer_stats(
     model: &dyn RunnableModel,
     batches: &[Tensor],
-) -> Result<Vec<(Tensor, Tensor)>, SensitivityError> {
-    let fp32 = PreparedAssignment::fp32(model)?;
-    batches
+    staged: &[(Tensor, Vec<Tensor>)],
+    settings: &Settings,
+    pending: &[CellJob],
+) -> Result<BTreeMap<String, LayerStats>, SensitivityError> {
+    let mut layers: Vec<(usize, String)> = Vec::new();
+    for job in pending {
+        if !layers.iter().any(|(_, name)| *name == job.layer) {
+            let position = model
+                .graph()
+                .layers
+                .iter()
+                .position(|l| l.name == job.layer)
+                .unwrap_or(0);
+            layers.push((position, job.layer.clone()));
+        }
+    }
+    let labelled = batches
         .iter()
-        .map(|batch| Ok((batch.clone(), pseudo_labels(&model.forward(batch, &fp32)?)?)))
+        .zip(staged)
+        .map(|(batch, (logits, _))| Ok((batch.clone(), pseudo_labels(logits)?)))
+        .collect::<Result<Vec<_>, SensitivityError>>()?;
+    layers
+        .par_iter()
+        .map(|(position, layer)| {
+            Ok((
+                layer.clone(),
+                layer_stats(model, layer, *position, &labelled, settings)?,
+            ))
+        })
         .collect()
 }
 
