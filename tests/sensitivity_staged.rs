@@ -175,3 +175,33 @@ fn smollm2_cells_equal_full_forward_measurements() {
     let (llama, ids) = smollm2();
     check_cells_equal_full_forwards(&llama, &[ids], Metric::Kl);
 }
+
+#[test]
+fn minilm_table_is_identical_with_one_and_two_threads() {
+    let (bert, batches) = minilm();
+    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
+    let mut resolved = resolve(&space, bert.graph()).unwrap();
+    let count = resolved.layers.len();
+    resolved.layers = [1, count / 3, count - 2]
+        .iter()
+        .map(|&i| resolved.layers[i].clone())
+        .collect();
+    let settings = Settings {
+        metric: Metric::Cosine,
+        proxies: vec![],
+        hutchinson_probes: 0,
+        seed: 0,
+        shard: None,
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let table = pool
+            .install(|| analyze(&bert, &resolved, &batches[..2], &settings, None, &|_, _| {}))
+            .unwrap();
+        serde_json::to_string(&table).unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
