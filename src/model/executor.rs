@@ -216,6 +216,10 @@ pub struct LayerContext<'a> {
     prepared: &'a PreparedAssignment,
     observers: Option<&'a mut BTreeMap<String, Vec<RangeObserver>>>,
     outputs: Option<&'a mut BTreeMap<String, Tensor>>,
+    /// Added to layers' outputs: zero variables whose gradient is ∂L/∂Y (gradient proxies).
+    offsets: Option<&'a BTreeMap<String, Tensor>>,
+    /// The first failure adding an offset (a shape that does not match the output).
+    error: Option<ModelError>,
 }
 
 impl<'a> LayerContext<'a> {
@@ -224,7 +228,21 @@ impl<'a> LayerContext<'a> {
             prepared,
             observers: None,
             outputs: None,
+            offsets: None,
+            error: None,
         }
+    }
+
+    /// Also add `offsets[layer]` to the output of each layer it names (models continue with
+    /// what [`LayerContext::output`] returns); check [`LayerContext::take_error`] after the run.
+    pub fn offsetting(mut self, offsets: &'a BTreeMap<String, Tensor>) -> Self {
+        self.offsets = Some(offsets);
+        self
+    }
+
+    /// The first error met adding an output offset, if any.
+    pub fn take_error(&mut self) -> Option<ModelError> {
+        self.error.take()
     }
 
     /// Also feed every layer input (before quantization) to per-layer range observers.
@@ -303,10 +321,24 @@ impl<'a> LayerContext<'a> {
         })
     }
 
-    /// Records `layer`'s output when recording.
-    pub fn output(&mut self, layer: &str, y: &Tensor) {
+    /// Records `layer`'s output when recording; returns the output the network continues
+    /// with: `y` itself, or `y + offset` when offsetting `layer`.
+    pub fn output(&mut self, layer: &str, y: &Tensor) -> Tensor {
         if let Some(outputs) = self.outputs.as_deref_mut() {
             outputs.insert(layer.to_string(), y.clone());
+        }
+        let Some(offset) = self.offsets.and_then(|offsets| offsets.get(layer)) else {
+            return y.clone();
+        };
+        match y + offset {
+            Ok(shifted) => shifted,
+            Err(error) => {
+                self.error.get_or_insert(ModelError::Invalid {
+                    what: format!("output offset of layer `{layer}`"),
+                    reason: error.to_string(),
+                });
+                y.clone()
+            }
         }
     }
 }

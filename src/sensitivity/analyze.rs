@@ -14,7 +14,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::grad::{fisher_diagonal, fisher_score, hessian_trace, pseudo_labels};
+use super::grad::{
+    hessian_trace, output_fisher_score, output_gradients, pseudo_labels, OutputGradient,
+};
 use super::journal::Journal;
 use super::measure::{Metric, Reference};
 use super::stats::Estimate;
@@ -78,7 +80,8 @@ struct CellJob {
 /// Per-layer gradient statistics shared by the layer's cells.
 #[derive(Default)]
 struct LayerStats {
-    fisher: Option<Tensor>,
+    /// Per batch: the fp32 output and (∂L/∂Y)².
+    fisher: Option<Vec<OutputGradient>>,
     trace: Option<f64>,
 }
 
@@ -293,22 +296,27 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Per-batch distance to the reference with `prepared`, run from `layer`'s stage.
+    /// Per-batch distance to the reference with `prepared`, run from `layer`'s stage, and the
+    /// layer's own output per batch (for the Fisher proxy).
     fn measure(
         &self,
         layer: &str,
         prepared: &PreparedAssignment,
-    ) -> Result<Vec<f64>, SensitivityError> {
+    ) -> Result<(Vec<f64>, Vec<Tensor>), SensitivityError> {
         let stage = self.model.stage_of(layer);
         let runs = self.batches.iter().zip(&self.states).zip(&self.reference);
-        runs.map(|((batch, states), reference)| {
-            let mut ctx = LayerContext::new(prepared);
+        let mut layer_outputs = Vec::new();
+        let mut values = Vec::new();
+        for ((batch, states), reference) in runs {
+            let mut outputs = BTreeMap::new();
+            let mut ctx = LayerContext::new(prepared).recording(&mut outputs);
             let output =
                 self.model
                     .run_from(batch, stage, &states[stage], &mut ctx, &mut |_, _| {})?;
-            reference.distance(&output)
-        })
-        .collect()
+            values.push(reference.distance(&output)?);
+            layer_outputs.extend(outputs.remove(layer));
+        }
+        Ok((values, layer_outputs))
     }
 
     fn cell(&self, job: &CellJob) -> Result<Cell, SensitivityError> {
@@ -319,7 +327,7 @@ impl<'a> Context<'a> {
         };
         let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats);
         let prepared = PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
-        let values = self.measure(&job.layer, &prepared)?;
+        let (values, layer_outputs) = self.measure(&job.layer, &prepared)?;
         let layer = graph.layer(&job.layer);
         let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
             job.candidate.weight.bits_per_element(&l.weight_shape)
@@ -333,11 +341,15 @@ impl<'a> Context<'a> {
             weight_bits,
             weight_elements: layer.map_or(0, |l| l.weight_shape.iter().product()),
             error: Estimate::from_values(&values),
-            proxies: self.proxies(job)?,
+            proxies: self.proxies(job, &layer_outputs)?,
         })
     }
 
-    fn proxies(&self, job: &CellJob) -> Result<Proxies, SensitivityError> {
+    fn proxies(
+        &self,
+        job: &CellJob,
+        layer_outputs: &[Tensor],
+    ) -> Result<Proxies, SensitivityError> {
         let mut proxies = Proxies::default();
         // Quantizing the weight again costs as much as a small forward (a 30k-row embedding).
         let wanted = !self.settings.proxies.is_empty();
@@ -363,8 +375,8 @@ impl<'a> Context<'a> {
             proxies.weight_sqnr_db = metrics.sqnr_db.is_finite().then_some(metrics.sqnr_db);
         }
         let stats = self.stats.get(&job.layer);
-        if let Some(fisher) = stats.and_then(|s| s.fisher.as_ref()) {
-            proxies.fisher = Some(fisher_score(fisher, weight, &quantized)?);
+        if let Some(gradients) = stats.and_then(|s| s.fisher.as_ref()) {
+            proxies.fisher = Some(output_fisher_score(gradients, layer_outputs)?);
         }
         if let Some(trace) = stats.and_then(|s| s.trace) {
             // Tr(H)/n · ‖Q(W) − W‖², and ‖Q(W) − W‖² = n · mse.
@@ -422,7 +434,7 @@ fn layer_stats(
         return Ok(stats);
     };
     if settings.proxies.contains(&Proxy::Fisher) {
-        stats.fisher = Some(fisher_diagonal(model, layer, weight, batches)?);
+        stats.fisher = Some(output_gradients(model, layer, batches)?);
     }
     if settings.proxies.contains(&Proxy::Hessian) {
         // A per-layer seed, so the estimate does not depend on which thread runs which layer.

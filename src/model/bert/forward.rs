@@ -182,15 +182,13 @@ fn lookup(ctx: &mut LayerContext, table: &Table, ids: &Tensor) -> Result<Tensor>
     let mut dims = ids.dims().to_vec();
     dims.push(weight.dim(1)?);
     let y = weight.index_select(&ids.flatten_all()?, 0)?.reshape(dims)?;
-    ctx.output(&table.name, &y);
-    Ok(y)
+    Ok(ctx.output(&table.name, &y))
 }
 
 fn dense(ctx: &mut LayerContext, layer: &Dense, x: &Tensor) -> Result<Tensor> {
     let x = ctx.input(&layer.name, x, InputLayout::ReductionLast)?;
     let y = linear(&x, ctx.weight(&layer.name)?, Some(&layer.bias))?;
-    ctx.output(&layer.name, &y);
-    Ok(y)
+    Ok(ctx.output(&layer.name, &y))
 }
 
 fn norm(x: &Tensor, norm: &Norm, config: &BertConfig) -> Result<Tensor> {

@@ -132,15 +132,13 @@ fn embed(
         .weight(embd)?
         .index_select(&ids.flatten_all()?, 0)?
         .reshape(dims)?;
-    ctx.output(embd, &hidden);
-    Ok(hidden)
+    Ok(ctx.output(embd, &hidden))
 }
 
 fn matmul(ctx: &mut LayerContext, layer: &Matrix, x: &Tensor) -> Result<Tensor> {
     let x = ctx.input(&layer.name, x, InputLayout::ReductionLast)?;
     let y = linear(&x, ctx.weight(&layer.name)?, None)?;
-    ctx.output(&layer.name, &y);
-    Ok(y)
+    Ok(ctx.output(&layer.name, &y))
 }
 
 fn mlp(block: &LlamaBlock, ctx: &mut LayerContext, x: &Tensor) -> Result<Tensor> {
