@@ -4,11 +4,12 @@
 //! is <= 0.6 for minilm and smollm2: each cell runs only from its layer's stage on).
 //!
 //! - fashion-cnn: `int-weight-only.toml`, 128 images.
-//! - minilm: `int-weight-only.toml` restricted to w4 on all 39 layers, 4 sentences of <= 16
+//! - minilm: `int-weight-only.toml` restricted to w4 on all 39 layers, 8 sentences of <= 32
 //!   tokens (small, so the bench stays within a few minutes on a loaded 2-core machine).
 //! - smollm2: w4 on every 8th of the 212 layers and the output head (28 cells, spread evenly
-//!   over the stages), one window of 32 tokens. Beside it, the KL distance of one batch's logits
-//!   (49k vocabulary) to the reference: the measure step's share of a cell.
+//!   over the stages), one window of 128 tokens (the analysis's own window length). Beside it,
+//!   the KL distance of one batch's logits (49k vocabulary) to the reference: the measure
+//!   step's share of a cell.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -28,10 +29,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 /// Calibration images of fashion-cnn (4 batches of 32).
 const CALIB_IMAGES: usize = 128;
 /// Calibration sentences of minilm, and their token limit.
-const CALIB_SENTENCES: usize = 4;
-const SENTENCE_TOKENS: usize = 16;
+const CALIB_SENTENCES: usize = 8;
+const SENTENCE_TOKENS: usize = 32;
 /// Tokens of the smollm2 calibration window.
-const LM_TOKENS: usize = 32;
+const LM_TOKENS: usize = 128;
 /// Every how many layers smollm2's bench analyzes one.
 const LM_LAYER_STRIDE: usize = 8;
 
