@@ -1,8 +1,12 @@
 //! Proxies against independent hand computations: Hutchinson's Hessian trace against the exact
-//! (analytic) trace on a tiny MLP, and the Fisher score on a case computed by hand.
+//! (analytic) trace on a tiny MLP, and the Fisher scores (weight space and output space) on a
+//! case computed by hand.
 
 use bitplan::model::{Graph, InputLayout, Layer, LayerContext, ModelError, OpKind, RunnableModel};
-use bitplan::sensitivity::grad::{fisher_diagonal, fisher_score, hessian_trace, pseudo_labels};
+use bitplan::sensitivity::grad::{
+    fisher_diagonal, fisher_score, hessian_trace, output_fisher_score, output_gradients,
+    pseudo_labels,
+};
 use candle_core::{Device, Tensor};
 
 /// Hutchinson's estimate must land within this fraction of the exact trace.
@@ -67,7 +71,8 @@ impl RunnableModel for Mlp {
             x = input.matmul(&ctx.weight("fc1")?.t()?)?.relu()?;
         }
         let input = ctx.input("fc2", &x, InputLayout::ReductionLast)?;
-        Ok(input.matmul(&ctx.weight("fc2")?.t()?)?)
+        let y = input.matmul(&ctx.weight("fc2")?.t()?)?;
+        Ok(ctx.output("fc2", &y))
     }
 }
 
@@ -141,4 +146,27 @@ fn fisher_matches_a_hand_computed_case() {
         (score - expected).abs() < FISHER_TOLERANCE,
         "{score} vs {expected}"
     );
+}
+
+#[test]
+fn output_space_fisher_matches_a_hand_computed_case() {
+    let w = Tensor::new(&[[0.1f32, 0.2], [0.3, -0.1]], &Device::Cpu).unwrap();
+    let q = Tensor::new(&[[0.1f32, 0.25], [0.25, -0.1]], &Device::Cpu).unwrap();
+    let x = Tensor::new(&[[1.0f32, 2.0]], &Device::Cpu).unwrap();
+    let model = Mlp::new(None, w);
+    // Y = W·x = [0.5, 0.1], label 0, ∂L/∂Y = [p0 − 1, 1 − p0] with p0 = 1/(1 + e^-0.4);
+    // Y_q = Q·x = [0.6, 0.05], so Y − Y_q = [−0.1, 0.05] and
+    // Σ (∂L/∂Y)² (Y − Y_q)² = (1 − p0)² · (0.01 + 0.0025).
+    let p0 = 1.0 / (1.0 + (-0.4f64).exp());
+    let expected = (1.0 - p0).powi(2) * 0.0125;
+    let labels = Tensor::new(&[0u32], &Device::Cpu).unwrap();
+    let gradients = output_gradients(&model, "fc2", &[(x.clone(), labels)]).unwrap();
+    let quantized = x.matmul(&q.t().unwrap()).unwrap();
+    let score = output_fisher_score(&gradients, &[quantized]).unwrap();
+    println!("output-space Fisher {score:.9}, by hand {expected:.9}");
+    assert!(
+        (score - expected).abs() < FISHER_TOLERANCE,
+        "score {score}, expected {expected}"
+    );
+    assert!(score > 0.0);
 }

@@ -6,6 +6,9 @@ use anyhow::Context;
 use candle_core::Tensor;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use bitplan::data::spam_assassin;
+use bitplan::model::bert::spam_eval::analysis_batches;
+use bitplan::model::bert::{Bert, SpamEvalSettings};
 use bitplan::model::llama::{LmEvalSettings, LmTask};
 use bitplan::model::reference::{load_image_classifier, ImageClassifier};
 use bitplan::model::sequence::SequenceModel;
@@ -19,18 +22,20 @@ use bitplan::space::{resolve, SearchSpace};
 
 /// Measure, for every layer and every candidate of a search space, how much the model's output
 /// degrades when that layer alone takes that candidate (KL divergence of the output distribution
-/// for classifiers), as mean, standard error and 95% interval over calibration batches of 32
-/// images. Proxies (weight MSE/SQNR, Fisher, Hessian trace) are reported beside it.
+/// for classifiers and LMs, 1 − cosine of the embeddings for sentence encoders), as mean,
+/// standard error and 95% interval over calibration batches. Proxies (weight MSE/SQNR, Fisher,
+/// Hessian trace) are reported beside it. Each cell runs the network only from its layer on,
+/// starting from the fp32 activations cached there.
 ///
 /// Finished cells are appended to OUT.journal; after a kill, rerun with --resume to skip them.
 /// --shard k/n analyzes every n-th cell; `bitplan merge` joins the shards.
 #[derive(Debug, clap::Parser)]
 #[command(
-    after_help = "Examples:\n  bitplan analyze fashion-cnn --space search-spaces/int-weight-only.toml --out sens.json\n  bitplan analyze mnist-cnn --space search-spaces/int-w-a.toml --calib 512 --proxy weight --proxy fisher --out sens.json\n  bitplan analyze fashion-cnn --space search-spaces/gguf.toml --shard 1/2 --out shard1.json"
+    after_help = "Examples:\n  bitplan analyze fashion-cnn --space search-spaces/int-weight-only.toml --out sens.json\n  bitplan analyze mnist-cnn --space search-spaces/int-w-a.toml --calib 512 --proxy weight --proxy fisher --out sens.json\n  bitplan analyze fashion-cnn --space search-spaces/gguf.toml --shard 1/2 --out shard1.json\n  bitplan analyze minilm --space search-spaces/int-weight-only.toml --out minilm-sens.json"
 )]
 pub struct Args {
-    /// Reference model name (fashion-cnn, mnist-cnn, smollm2), weight file (.safetensors, .pth with
-    /// --arch), GGUF file or Hugging Face directory of a Llama-family model.
+    /// Reference model name (fashion-cnn, mnist-cnn, minilm, smollm2), weight file (.safetensors, .pth with
+    /// --arch), GGUF file or Hugging Face directory (Llama or BERT family).
     pub model: String,
     /// Architecture of a weight file: fashion-cnn or mnist-cnn.
     #[arg(long)]
@@ -38,13 +43,16 @@ pub struct Args {
     /// Search-space file (see search-spaces/).
     #[arg(long)]
     pub space: PathBuf,
-    /// Calibration samples: images of the training split in batches of 32 (default 256), or
-    /// token windows of an LM (default 8 windows of 128 tokens, from Moby-Dick chapters 1-99).
+    /// Calibration samples: images of the training split in batches of 32 (default 256),
+    /// SpamAssassin messages outside the evaluation split for a sentence encoder (default 128,
+    /// up to 64 tokens each), or token windows of an LM (default 8 windows of 128 tokens, from
+    /// Moby-Dick chapters 1-99).
     #[arg(long)]
     pub calib: Option<usize>,
-    /// Output distance: kl (classifiers, LMs) or cosine (embedding models).
-    #[arg(long, default_value = "kl")]
-    pub metric: Metric,
+    /// Output distance: kl (classifiers, LMs; the default for them) or cosine (embedding
+    /// models; the default for sentence encoders).
+    #[arg(long)]
+    pub metric: Option<Metric>,
     /// Proxies to compute beside the measured error: weight, fisher, hessian (repeatable).
     #[arg(long = "proxy")]
     pub proxies: Vec<Proxy>,
@@ -82,22 +90,30 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { index, count })
 }
 
-/// A loaded model the analyzer can run: an image classifier or a decoder LM.
+/// A loaded model the analyzer can run: an image classifier, a sentence encoder or a decoder LM.
 pub struct Loaded {
     pub model: Box<dyn RunnableModel>,
     /// Whether candle's autograd reaches every weight (the CNNs); the LMs use fused norms and
     /// softmax, which drop gradients, so gradient proxies are refused for them.
     pub differentiable: bool,
     pub batches: Vec<Tensor>,
+    /// The metric that fits the model's output: cosine for embeddings, KL for logits.
+    pub default_metric: Metric,
 }
 
+/// Calibration sentences of a sentence encoder analyzed by default.
+pub const DEFAULT_CALIB_SENTENCES: usize = 128;
+/// Tokens per calibration sentence of a sentence encoder (special tokens included).
+pub const CALIB_SENTENCE_TOKENS: usize = 64;
+
 /// Loads `model` with its first `calib` calibration samples (images in batches of
-/// [`CALIB_BATCH`], or token windows of an LM in its evaluation batch size).
+/// [`CALIB_BATCH`], sentences of a sentence encoder, or token windows of an LM in its
+/// evaluation batch size).
 pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyhow::Result<Loaded> {
     if SequenceModel::claims(model) {
         let llama = match SequenceModel::load(model)? {
             SequenceModel::Decoder(llama) => llama,
-            SequenceModel::Encoder(_) => anyhow::bail!("{model}: sentence encoders take token batches with attention masks, which analyze does not build yet; use an image classifier or a decoder LM"),
+            SequenceModel::Encoder(bert) => return load_encoder(bert, calib),
         };
         let defaults = LmEvalSettings::default();
         let settings = LmEvalSettings {
@@ -109,6 +125,7 @@ pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyh
             model: Box::new(llama),
             differentiable: false,
             batches,
+            default_metric: Metric::Kl,
         });
     }
     let classifier = load_image_classifier(model, arch)?;
@@ -117,6 +134,23 @@ pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyh
         model: Box::new(classifier.model),
         differentiable: true,
         batches,
+        default_metric: Metric::Kl,
+    })
+}
+
+/// A sentence encoder with `calib` SpamAssassin messages outside its evaluation split.
+fn load_encoder(bert: Bert, calib: Option<usize>) -> anyhow::Result<Loaded> {
+    let calib = calib.unwrap_or(DEFAULT_CALIB_SENTENCES);
+    anyhow::ensure!(calib >= 1, "--calib {calib}: must be at least 1 sentence");
+    let files = spam_assassin::list_fixture()?;
+    let settings = SpamEvalSettings::default();
+    let tokens = CALIB_SENTENCE_TOKENS.min(bert.max_tokens());
+    let batches = analysis_batches(&bert, &files, &settings, calib, tokens)?;
+    Ok(Loaded {
+        model: Box::new(bert),
+        differentiable: false,
+        batches,
+        default_metric: Metric::Cosine,
     })
 }
 
@@ -152,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let resolved = resolve(&space, loaded.model.graph())?;
     let batches = loaded.batches;
     let settings = Settings {
-        metric: args.metric,
+        metric: args.metric.unwrap_or(loaded.default_metric),
         proxies: args.proxies.clone(),
         hutchinson_probes: args.probes,
         seed: args.seed,

@@ -178,8 +178,7 @@ impl LayerOps for ExecOps<'_, '_, '_> {
         let weight = self.ctx.weight(spec.name)?;
         let bias = self.params[spec.name].bias.as_ref();
         let y = apply_layer(spec, &x, weight, bias)?;
-        self.ctx.output(spec.name, &y);
-        Ok(y)
+        Ok(self.ctx.output(spec.name, &y))
     }
 }
 

@@ -27,6 +27,37 @@ pub trait RunnableModel: Send + Sync {
     /// `ctx.input`, `ctx.weight` and `ctx.output` at every quantizable layer; returns logits.
     fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError>;
 
+    /// How many stages a run splits into: a run can start at any stage from the state captured
+    /// at its start (the residual stream before each half block of a transformer), so that a
+    /// run with only late layers quantized skips the fp32 prefix. 1 (the default): no resuming.
+    fn stages(&self) -> usize {
+        1
+    }
+
+    /// The stage whose computation reaches `layer` (0 for unknown layers and one-stage models).
+    fn stage_of(&self, _layer: &str) -> usize {
+        0
+    }
+
+    /// Runs stages `stage..` of the network on `input` and returns logits: from `input` itself
+    /// when `stage` is 0, else from `state`, the state captured at the start of `stage` by an
+    /// earlier run on the same input. Passes every later stage's starting state to `capture`.
+    /// With the same assignment before `stage`, the result equals [`RunnableModel::run`]'s
+    /// exactly. The default (one stage) is `run`.
+    fn run_from(
+        &self,
+        input: &Tensor,
+        stage: usize,
+        _state: &Tensor,
+        ctx: &mut LayerContext,
+        _capture: &mut dyn FnMut(usize, &Tensor),
+    ) -> Result<Tensor, ModelError> {
+        if stage != 0 {
+            return Err(no_stage(self.graph(), stage, self.stages()));
+        }
+        self.run(input, ctx)
+    }
+
     /// Logits of a batch under a prepared assignment.
     fn forward(&self, input: &Tensor, prepared: &PreparedAssignment) -> Result<Tensor, ModelError> {
         if prepared.model != self.graph().model {
@@ -37,6 +68,41 @@ pub trait RunnableModel: Send + Sync {
         }
         self.run(input, &mut LayerContext::new(prepared))
     }
+}
+
+/// The error of a run asked to start at a stage the model does not have.
+pub fn no_stage(graph: &Graph, stage: usize, stages: usize) -> ModelError {
+    ModelError::Invalid {
+        what: format!("run of {} from stage {stage}", graph.model),
+        reason: format!("the model has stages 0..{stages}"),
+    }
+}
+
+/// The fp32 run of a batch with every stage's starting state: `(logits, states)`, where
+/// `states[0]` is the input itself and `states[s]` the state at the start of stage `s`.
+pub fn staged_fp32(
+    model: &dyn RunnableModel,
+    input: &Tensor,
+    fp32: &PreparedAssignment,
+) -> Result<(Tensor, Vec<Tensor>), ModelError> {
+    let mut states = vec![input.clone()];
+    let mut capture = |stage: usize, state: &Tensor| {
+        if stage == states.len() {
+            states.push(state.clone());
+        }
+    };
+    let logits = model.run_from(input, 0, input, &mut LayerContext::new(fp32), &mut capture)?;
+    if states.len() != model.stages() {
+        return Err(ModelError::Invalid {
+            what: format!("staged run of {}", model.graph().model),
+            reason: format!(
+                "captured {} stage states, the model declares {} stages",
+                states.len(),
+                model.stages()
+            ),
+        });
+    }
+    Ok((logits, states))
 }
 
 /// Where a layer's input keeps the dim that block formats should run along.
@@ -150,6 +216,10 @@ pub struct LayerContext<'a> {
     prepared: &'a PreparedAssignment,
     observers: Option<&'a mut BTreeMap<String, Vec<RangeObserver>>>,
     outputs: Option<&'a mut BTreeMap<String, Tensor>>,
+    /// Added to layers' outputs: zero variables whose gradient is ∂L/∂Y (gradient proxies).
+    offsets: Option<&'a BTreeMap<String, Tensor>>,
+    /// The first failure adding an offset (a shape that does not match the output).
+    error: Option<ModelError>,
 }
 
 impl<'a> LayerContext<'a> {
@@ -158,7 +228,21 @@ impl<'a> LayerContext<'a> {
             prepared,
             observers: None,
             outputs: None,
+            offsets: None,
+            error: None,
         }
+    }
+
+    /// Also add `offsets[layer]` to the output of each layer it names (models continue with
+    /// what [`LayerContext::output`] returns); check [`LayerContext::take_error`] after the run.
+    pub fn offsetting(mut self, offsets: &'a BTreeMap<String, Tensor>) -> Self {
+        self.offsets = Some(offsets);
+        self
+    }
+
+    /// The first error met adding an output offset, if any.
+    pub fn take_error(&mut self) -> Option<ModelError> {
+        self.error.take()
     }
 
     /// Also feed every layer input (before quantization) to per-layer range observers.
@@ -237,10 +321,24 @@ impl<'a> LayerContext<'a> {
         })
     }
 
-    /// Records `layer`'s output when recording.
-    pub fn output(&mut self, layer: &str, y: &Tensor) {
+    /// Records `layer`'s output when recording; returns the output the network continues
+    /// with: `y` itself, or `y + offset` when offsetting `layer`.
+    pub fn output(&mut self, layer: &str, y: &Tensor) -> Tensor {
         if let Some(outputs) = self.outputs.as_deref_mut() {
             outputs.insert(layer.to_string(), y.clone());
+        }
+        let Some(offset) = self.offsets.and_then(|offsets| offsets.get(layer)) else {
+            return y.clone();
+        };
+        match y + offset {
+            Ok(shifted) => shifted,
+            Err(error) => {
+                self.error.get_or_insert(ModelError::Invalid {
+                    what: format!("output offset of layer `{layer}`"),
+                    reason: error.to_string(),
+                });
+                y.clone()
+            }
         }
     }
 }

@@ -12,17 +12,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::grad::{fisher_diagonal, fisher_score, hessian_trace, pseudo_labels};
+use super::grad::{
+    hessian_trace, output_fisher_score, output_gradients, pseudo_labels, OutputGradient,
+};
 use super::journal::Journal;
-use super::measure::{measure, reference_outputs, Metric};
+use super::measure::{Metric, Reference};
 use super::stats::Estimate;
 use super::table::{
     in_shard, sha256_hex, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
 };
 use super::SensitivityError;
 use crate::model::calibrate::DEFAULT_RANGE_METHOD;
-use crate::model::{Assignment, Calibration, LayerFormats, PreparedAssignment, RunnableModel};
+use crate::model::executor::staged_fp32;
+use crate::model::{
+    Assignment, Calibration, LayerContext, LayerFormats, PreparedAssignment, RunnableModel,
+};
 use crate::quant::{error_metrics, fake_quant_weight};
 use crate::space::{Candidate, ResolvedSpace};
 
@@ -80,7 +86,8 @@ struct CellJob {
 /// Per-layer gradient statistics shared by the layer's cells.
 #[derive(Default)]
 struct LayerStats {
-    fisher: Option<Tensor>,
+    /// Per batch: the fp32 output and (∂L/∂Y)².
+    fisher: Option<Vec<OutputGradient>>,
     trace: Option<f64>,
 }
 
@@ -108,15 +115,15 @@ pub fn provenance(
     settings: &Settings,
 ) -> Result<Provenance, SensitivityError> {
     let graph = model.graph();
-    let mut weights = Vec::new();
+    let mut weights = Sha256::new();
     for layer in &graph.layers {
         if let Some(weight) = model.weight(&layer.name) {
-            weights.extend(tensor_bytes(weight)?);
+            hash_tensor(&mut weights, weight)?;
         }
     }
-    let mut data = Vec::new();
+    let mut data = Sha256::new();
     for batch in batches {
-        data.extend(tensor_bytes(batch)?);
+        hash_tensor(&mut data, batch)?;
     }
     let space_json = serde_json::to_vec(space).map_err(|e| SensitivityError::Invalid {
         what: "search space".into(),
@@ -128,8 +135,8 @@ pub fn provenance(
     Ok(Provenance {
         bitplan_version: env!("CARGO_PKG_VERSION").into(),
         model: graph.model.clone(),
-        model_hash: sha256_hex(&weights),
-        calib_hash: sha256_hex(&data),
+        model_hash: hex(&weights.finalize()),
+        calib_hash: hex(&data.finalize()),
         calib_samples: batches
             .iter()
             .map(|b| b.dims().first().copied().unwrap_or(0))
@@ -151,12 +158,25 @@ pub fn provenance(
     })
 }
 
-fn tensor_bytes(tensor: &Tensor) -> Result<Vec<u8>, SensitivityError> {
+/// Feeds the tensor's values as little-endian f32 bytes to `hasher` (the same digest as hashing
+/// all tensors' bytes concatenated, without building that buffer: 540 MB for smollm2).
+fn hash_tensor(hasher: &mut Sha256, tensor: &Tensor) -> Result<(), SensitivityError> {
     let values = tensor
         .to_dtype(DType::F32)?
         .flatten_all()?
         .to_vec1::<f32>()?;
-    Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    if cfg!(target_endian = "little") {
+        hasher.update(bytemuck::cast_slice::<f32, u8>(&values));
+    } else {
+        for value in values {
+            hasher.update(value.to_le_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs the analysis. With `journal`, finished cells are appended there and, with `resume`, the
@@ -224,12 +244,15 @@ pub fn analyze(
     Ok(table)
 }
 
-/// What every cell shares: reference outputs, calibration, pseudo-labels, layer statistics.
+/// What every cell shares: reference outputs, the fp32 state at the start of every stage of
+/// every batch (a cell runs only the stages from its layer's on), calibration, layer statistics.
 struct Context<'a> {
     model: &'a dyn RunnableModel,
     batches: &'a [Tensor],
     settings: &'a Settings,
-    reference: Vec<Vec<Vec<f64>>>,
+    reference: Vec<Reference>,
+    /// `states[batch][stage]`: what a run from `stage` starts from.
+    states: Vec<Vec<Tensor>>,
     calibration: Option<Calibration>,
     stats: BTreeMap<String, LayerStats>,
 }
@@ -242,7 +265,11 @@ impl<'a> Context<'a> {
         settings: &'a Settings,
         pending: &[CellJob],
     ) -> Result<Self, SensitivityError> {
-        let reference = reference_outputs(model, batches)?;
+        let fp32 = PreparedAssignment::fp32(model)?;
+        let staged = batches
+            .par_iter()
+            .map(|batch| Ok(staged_fp32(model, batch, &fp32)?))
+            .collect::<Result<Vec<_>, SensitivityError>>()?;
         let needs_ranges = space
             .layers
             .iter()
@@ -253,36 +280,49 @@ impl<'a> Context<'a> {
         } else {
             None
         };
-        let mut layers: Vec<(usize, String)> = Vec::new();
-        for job in pending {
-            if !layers.iter().any(|(_, name)| *name == job.layer) {
-                let position = model
-                    .graph()
-                    .layers
-                    .iter()
-                    .position(|l| l.name == job.layer)
-                    .unwrap_or(0);
-                layers.push((position, job.layer.clone()));
-            }
+        let stats = if settings.proxies.iter().any(|p| *p != Proxy::Weight) {
+            all_layer_stats(model, batches, &staged, settings, pending)?
+        } else {
+            BTreeMap::new()
+        };
+        let mut reference = Vec::with_capacity(staged.len());
+        let mut states = Vec::with_capacity(staged.len());
+        for (logits, batch_states) in staged {
+            reference.push(Reference::new(settings.metric, &logits)?);
+            states.push(batch_states);
         }
-        let labelled = labelled_batches(model, batches)?;
-        let stats = layers
-            .par_iter()
-            .map(|(position, layer)| {
-                Ok((
-                    layer.clone(),
-                    layer_stats(model, layer, *position, &labelled, settings)?,
-                ))
-            })
-            .collect::<Result<BTreeMap<_, _>, SensitivityError>>()?;
         Ok(Self {
             model,
             batches,
             settings,
             reference,
+            states,
             calibration,
             stats,
         })
+    }
+
+    /// Per-batch distance to the reference with `prepared`, run from `layer`'s stage, and the
+    /// layer's own output per batch (for the Fisher proxy).
+    fn measure(
+        &self,
+        layer: &str,
+        prepared: &PreparedAssignment,
+    ) -> Result<(Vec<f64>, Vec<Tensor>), SensitivityError> {
+        let stage = self.model.stage_of(layer);
+        let runs = self.batches.iter().zip(&self.states).zip(&self.reference);
+        let mut layer_outputs = Vec::new();
+        let mut values = Vec::new();
+        for ((batch, states), reference) in runs {
+            let mut outputs = BTreeMap::new();
+            let mut ctx = LayerContext::new(prepared).recording(&mut outputs);
+            let output =
+                self.model
+                    .run_from(batch, stage, &states[stage], &mut ctx, &mut |_, _| {})?;
+            values.push(reference.distance(&output)?);
+            layer_outputs.extend(outputs.remove(layer));
+        }
+        Ok((values, layer_outputs))
     }
 
     fn cell(&self, job: &CellJob) -> Result<Cell, SensitivityError> {
@@ -293,13 +333,7 @@ impl<'a> Context<'a> {
         };
         let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats);
         let prepared = PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
-        let values = measure(
-            self.model,
-            &prepared,
-            self.batches,
-            &self.reference,
-            self.settings.metric,
-        )?;
+        let (values, layer_outputs) = self.measure(&job.layer, &prepared)?;
         let layer = graph.layer(&job.layer);
         let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
             job.candidate.weight.bits_per_element(&l.weight_shape)
@@ -313,13 +347,19 @@ impl<'a> Context<'a> {
             weight_bits,
             weight_elements: layer.map_or(0, |l| l.weight_shape.iter().product()),
             error: Estimate::from_values(&values),
-            proxies: self.proxies(job)?,
+            proxies: self.proxies(job, &layer_outputs)?,
         })
     }
 
-    fn proxies(&self, job: &CellJob) -> Result<Proxies, SensitivityError> {
+    fn proxies(
+        &self,
+        job: &CellJob,
+        layer_outputs: &[Tensor],
+    ) -> Result<Proxies, SensitivityError> {
         let mut proxies = Proxies::default();
-        let Some(weight) = self.model.weight(&job.layer) else {
+        // Quantizing the weight again costs as much as a small forward (a 30k-row embedding).
+        let wanted = !self.settings.proxies.is_empty();
+        let Some(weight) = self.model.weight(&job.layer).filter(|_| wanted) else {
             return Ok(proxies);
         };
         let quantized = fake_quant_weight(job.candidate.weight, weight).map_err(|e| {
@@ -341,8 +381,8 @@ impl<'a> Context<'a> {
             proxies.weight_sqnr_db = metrics.sqnr_db.is_finite().then_some(metrics.sqnr_db);
         }
         let stats = self.stats.get(&job.layer);
-        if let Some(fisher) = stats.and_then(|s| s.fisher.as_ref()) {
-            proxies.fisher = Some(fisher_score(fisher, weight, &quantized)?);
+        if let Some(gradients) = stats.and_then(|s| s.fisher.as_ref()) {
+            proxies.fisher = Some(output_fisher_score(gradients, layer_outputs)?);
         }
         if let Some(trace) = stats.and_then(|s| s.trace) {
             // Tr(H)/n · ‖Q(W) − W‖², and ‖Q(W) − W‖² = n · mse.
@@ -352,14 +392,39 @@ impl<'a> Context<'a> {
     }
 }
 
-fn labelled_batches(
+/// Gradient statistics of every pending layer, with the fp32 model's predictions as labels.
+fn all_layer_stats(
     model: &dyn RunnableModel,
     batches: &[Tensor],
-) -> Result<Vec<(Tensor, Tensor)>, SensitivityError> {
-    let fp32 = PreparedAssignment::fp32(model)?;
-    batches
+    staged: &[(Tensor, Vec<Tensor>)],
+    settings: &Settings,
+    pending: &[CellJob],
+) -> Result<BTreeMap<String, LayerStats>, SensitivityError> {
+    let mut layers: Vec<(usize, String)> = Vec::new();
+    for job in pending {
+        if !layers.iter().any(|(_, name)| *name == job.layer) {
+            let position = model
+                .graph()
+                .layers
+                .iter()
+                .position(|l| l.name == job.layer)
+                .unwrap_or(0);
+            layers.push((position, job.layer.clone()));
+        }
+    }
+    let labelled = batches
         .iter()
-        .map(|batch| Ok((batch.clone(), pseudo_labels(&model.forward(batch, &fp32)?)?)))
+        .zip(staged)
+        .map(|(batch, (logits, _))| Ok((batch.clone(), pseudo_labels(logits)?)))
+        .collect::<Result<Vec<_>, SensitivityError>>()?;
+    layers
+        .par_iter()
+        .map(|(position, layer)| {
+            Ok((
+                layer.clone(),
+                layer_stats(model, layer, *position, &labelled, settings)?,
+            ))
+        })
         .collect()
 }
 
@@ -375,7 +440,7 @@ fn layer_stats(
         return Ok(stats);
     };
     if settings.proxies.contains(&Proxy::Fisher) {
-        stats.fisher = Some(fisher_diagonal(model, layer, weight, batches)?);
+        stats.fisher = Some(output_gradients(model, layer, batches)?);
     }
     if settings.proxies.contains(&Proxy::Hessian) {
         // A per-layer seed, so the estimate does not depend on which thread runs which layer.

@@ -1,18 +1,22 @@
 //! Gradient-based proxies. The loss is the cross-entropy of the model's logits against the fp32
 //! model's own top-1 predictions (pseudo-labels, so no labels are needed), averaged per batch.
 //!
-//! - Fisher: the diagonal empirical Fisher in weight space, Σ_batches (∂L/∂W)², later weighted
-//!   by the quantization error (Q(W) − W)². The executor substitutes weights, not layer outputs,
-//!   so the gradient is taken with respect to the weight.
+//! - Fisher (the `fisher` proxy of the analysis, NVIDIA ModelOpt's form): in output space,
+//!   Σ_batches Σ (∂L/∂Y)² · (Y − Y_q)², with ∂L/∂Y taken at the fp32 model (a zero variable added
+//!   to the layer's output through the executor) and Y_q the output with the layer quantized.
+//!   The diagonal Fisher in weight space, Σ (∂L/∂W)² · (Q(W) − W)², is kept beside it
+//!   ([`fisher_diagonal`], [`fisher_score`]).
 //! - Hessian trace (HAWQ-V2): Hutchinson, Tr(H) ≈ mean over Rademacher probes v of vᵀHv, with
 //!   Hv = (g(W + εv) − g(W − εv)) / 2ε (central difference of gradients, no double backward).
+
+use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::SensitivityError;
-use crate::model::{PreparedAssignment, RunnableModel};
+use crate::model::{LayerContext, PreparedAssignment, RunnableModel};
 
 /// Relative finite-difference step: ε = STEP · RMS(W) (central differences are O(ε²) accurate;
 /// much smaller steps drown in f32 rounding of the gradients).
@@ -120,4 +124,65 @@ pub fn fisher_score(
         .sum_all()?
         .to_dtype(DType::F64)?
         .to_scalar::<f64>()?)
+}
+
+/// One batch's fp32 output `Y` of a layer and `(∂L/∂Y)²`, elementwise.
+#[derive(Debug, Clone)]
+pub struct OutputGradient {
+    pub output: Tensor,
+    pub squared_gradient: Tensor,
+}
+
+/// `Y` and `(∂L/∂Y)²` of `layer` on every batch, everything fp32.
+pub fn output_gradients(
+    model: &dyn RunnableModel,
+    layer: &str,
+    batches: &[(Tensor, Tensor)],
+) -> Result<Vec<OutputGradient>, SensitivityError> {
+    let fp32 = PreparedAssignment::fp32(model)?;
+    batches
+        .iter()
+        .map(|(batch, labels)| {
+            let mut outputs = BTreeMap::new();
+            model.run(batch, &mut LayerContext::new(&fp32).recording(&mut outputs))?;
+            let output = outputs
+                .remove(layer)
+                .ok_or_else(|| SensitivityError::Invalid {
+                    what: format!("layer `{layer}`"),
+                    reason: "the model does not report its output (LayerContext::output)".into(),
+                })?;
+            let offset = Var::zeros(output.shape(), output.dtype(), output.device())?;
+            let offsets = BTreeMap::from([(layer.to_string(), offset.as_tensor().clone())]);
+            let mut ctx = LayerContext::new(&fp32).offsetting(&offsets);
+            let logits = model.run(batch, &mut ctx)?;
+            if let Some(error) = ctx.take_error() {
+                return Err(error.into());
+            }
+            let grads = cross_entropy(&logits, labels)?.backward()?;
+            let gradient = match grads.get(offset.as_tensor()) {
+                Some(gradient) => gradient.clone(),
+                None => output.zeros_like()?,
+            };
+            Ok(OutputGradient {
+                output: output.detach(),
+                squared_gradient: gradient.sqr()?,
+            })
+        })
+        .collect()
+}
+
+/// Σ over batches of Σ (∂L/∂Y)² · (Y − Y_q)², for the quantized outputs `Y_q` of each batch.
+pub fn output_fisher_score(
+    gradients: &[OutputGradient],
+    quantized_outputs: &[Tensor],
+) -> Result<f64, SensitivityError> {
+    let mut total = 0.0;
+    for (gradient, quantized) in gradients.iter().zip(quantized_outputs) {
+        let error = (&gradient.output - quantized)?.sqr()?;
+        total += (&gradient.squared_gradient * error)?
+            .sum_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+    }
+    Ok(total)
 }

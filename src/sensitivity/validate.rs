@@ -154,14 +154,13 @@ pub fn validate(
                 what: "sensitivity table metric".into(),
                 reason,
             })?;
-    let reference = reference_outputs(model, batches)?;
+    let reference = reference_outputs(model, batches, metric)?;
     let calibration = Calibration::run(model, batches, DEFAULT_RANGE_METHOD)?;
     let mut plans = Vec::new();
     for (k, plan) in sample_plans(table, count, seed).into_iter().enumerate() {
         let assignment = assignment(model, table, &plan)?;
         let prepared = PreparedAssignment::new(model, &assignment, Some(&calibration))?;
-        let measured =
-            Estimate::from_values(&measure(model, &prepared, batches, &reference, metric)?);
+        let measured = Estimate::from_values(&measure(model, &prepared, batches, &reference)?);
         plans.push(PlanSample {
             average_bits: average_bits(table, &plan),
             predicted: predictions(table, &plan),

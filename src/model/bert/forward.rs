@@ -62,14 +62,87 @@ pub fn encode(
     ctx: &mut LayerContext,
     batch: &TokenBatch,
 ) -> Result<Tensor> {
-    let mut hidden = embed(config, weights, ctx, batch)?;
+    let start = Start {
+        stage: 0,
+        state: &batch.ids,
+    };
+    encode_from(config, weights, ctx, batch, start, &mut |_, _| {})
+}
+
+/// Stages of a run: 0 the embeddings, `1 + 2b` the attention half of block `b`, `2 + 2b` its
+/// MLP half. A stage's state is the hidden states `[batch, seq, hidden]` at its start.
+pub fn stage_count(weights: &BertWeights) -> usize {
+    1 + 2 * weights.blocks.len()
+}
+
+/// The stage that reaches each quantizable layer, by layer name.
+pub fn layer_stages(weights: &BertWeights) -> Vec<(String, usize)> {
+    let embeddings = &weights.embeddings;
+    let tables = [
+        &embeddings.word,
+        &embeddings.position,
+        &embeddings.token_type,
+    ];
+    let mut stages: Vec<(String, usize)> = tables.iter().map(|t| (t.name.clone(), 0)).collect();
+    for (index, block) in weights.blocks.iter().enumerate() {
+        for (position, dense) in block.dense_layers().iter().enumerate() {
+            // query, key, value, attention output are the attention half.
+            let half = usize::from(position >= 4);
+            stages.push((dense.name.clone(), 1 + 2 * index + half));
+        }
+    }
+    stages
+}
+
+/// Where a run starts: `stage` and the hidden states at its start (anything for stage 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    pub stage: usize,
+    pub state: &'a Tensor,
+}
+
+/// Last hidden states, running stages `start.stage..` and passing the starting state of every
+/// later stage to `capture`.
+pub fn encode_from(
+    config: &BertConfig,
+    weights: &BertWeights,
+    ctx: &mut LayerContext,
+    batch: &TokenBatch,
+    start: Start,
+    capture: &mut dyn FnMut(usize, &Tensor),
+) -> Result<Tensor> {
+    let mut hidden = if start.stage == 0 {
+        embed(config, weights, ctx, batch)?
+    } else {
+        start.state.clone()
+    };
     // (1 − mask) · f32::MIN added to the scores, as Hugging Face and candle-transformers do.
     let (size, seq) = batch.mask.dims2()?;
     let additive_mask = ((1.0 - &batch.mask)? * f64::from(f32::MIN))?.reshape((size, 1, 1, seq))?;
-    for block in &weights.blocks {
-        hidden = block_forward(config, block, ctx, &hidden, &additive_mask)?;
+    for (index, block) in weights.blocks.iter().enumerate() {
+        let attention_stage = 1 + 2 * index;
+        if enters(start.stage, attention_stage, &hidden, capture) {
+            hidden = attention_half(config, block, ctx, &hidden, &additive_mask)?;
+        }
+        if enters(start.stage, attention_stage + 1, &hidden, capture) {
+            hidden = mlp_half(config, block, ctx, &hidden)?;
+        }
     }
     Ok(hidden)
+}
+
+/// Whether a run that starts at stage `start` computes `stage`; a run that reaches `stage` from
+/// an earlier one passes the state at its start to `capture`.
+fn enters(
+    start: usize,
+    stage: usize,
+    hidden: &Tensor,
+    capture: &mut dyn FnMut(usize, &Tensor),
+) -> bool {
+    if start < stage {
+        capture(stage, hidden);
+    }
+    start <= stage
 }
 
 /// Sentence embeddings as sentence-transformers computes them: the mean of the last hidden
@@ -109,15 +182,13 @@ fn lookup(ctx: &mut LayerContext, table: &Table, ids: &Tensor) -> Result<Tensor>
     let mut dims = ids.dims().to_vec();
     dims.push(weight.dim(1)?);
     let y = weight.index_select(&ids.flatten_all()?, 0)?.reshape(dims)?;
-    ctx.output(&table.name, &y);
-    Ok(y)
+    Ok(ctx.output(&table.name, &y))
 }
 
 fn dense(ctx: &mut LayerContext, layer: &Dense, x: &Tensor) -> Result<Tensor> {
     let x = ctx.input(&layer.name, x, InputLayout::ReductionLast)?;
     let y = linear(&x, ctx.weight(&layer.name)?, Some(&layer.bias))?;
-    ctx.output(&layer.name, &y);
-    Ok(y)
+    Ok(ctx.output(&layer.name, &y))
 }
 
 fn norm(x: &Tensor, norm: &Norm, config: &BertConfig) -> Result<Tensor> {
@@ -129,7 +200,7 @@ fn norm(x: &Tensor, norm: &Norm, config: &BertConfig) -> Result<Tensor> {
     )?)
 }
 
-fn block_forward(
+fn attention_half(
     config: &BertConfig,
     block: &Block,
     ctx: &mut LayerContext,
@@ -138,8 +209,16 @@ fn block_forward(
 ) -> Result<Tensor> {
     let context = self_attention(config, block, ctx, hidden, additive_mask)?;
     let attended = dense(ctx, &block.attention_output, &context)?;
-    let attended = norm(&(attended + hidden)?, &block.attention_norm, config)?;
-    let inner = dense(ctx, &block.intermediate, &attended)?;
+    norm(&(attended + hidden)?, &block.attention_norm, config)
+}
+
+fn mlp_half(
+    config: &BertConfig,
+    block: &Block,
+    ctx: &mut LayerContext,
+    attended: &Tensor,
+) -> Result<Tensor> {
+    let inner = dense(ctx, &block.intermediate, attended)?;
     let inner = match config.activation {
         Activation::GeluErf => inner.gelu_erf()?,
         Activation::GeluTanh => inner.gelu()?,

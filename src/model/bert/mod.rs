@@ -15,10 +15,11 @@ use candle_core::{Device, Tensor};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 pub use config::{Activation, BertConfig, SUPPORTED_MODEL_TYPES};
-pub use forward::{mean_pool_normalize, TokenBatch};
+pub use forward::{mean_pool_normalize, Start, TokenBatch};
 pub use spam_eval::{SentenceMetrics, SpamEvalSettings, SpamTask};
 pub use weights::BertWeights;
 
+use super::executor::no_stage;
 use super::hf_files::{JsonConfig, TensorFile};
 use super::{
     seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
@@ -39,6 +40,8 @@ pub struct Bert {
     graph: Graph,
     /// Every quantizable layer's fp32 weight by layer name (shares the tensors of `weights`).
     by_name: HashMap<String, Tensor>,
+    /// The run stage that reaches each quantizable layer.
+    stage_by_name: HashMap<String, usize>,
 }
 
 impl Bert {
@@ -64,6 +67,7 @@ impl Bert {
             .unwrap_or_default();
         let graph = graph(&name, &config, &weights);
         let by_name = quantizable_weights(&weights).into_iter().collect();
+        let stage_by_name = forward::layer_stages(&weights).into_iter().collect();
         Ok(Self {
             name,
             dir: dir.into(),
@@ -73,6 +77,7 @@ impl Bert {
             max_tokens,
             graph,
             by_name,
+            stage_by_name,
         })
     }
 
@@ -223,6 +228,33 @@ impl RunnableModel for Bert {
     fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError> {
         let batch = TokenBatch::unpack(input)?;
         let hidden = forward::encode(&self.config, &self.weights, ctx, &batch)?;
+        Ok(mean_pool_normalize(&hidden, &batch.mask)?)
+    }
+
+    /// The embeddings, then two per block (attention half, MLP half).
+    fn stages(&self) -> usize {
+        forward::stage_count(&self.weights)
+    }
+
+    fn stage_of(&self, layer: &str) -> usize {
+        self.stage_by_name.get(layer).copied().unwrap_or(0)
+    }
+
+    fn run_from(
+        &self,
+        input: &Tensor,
+        stage: usize,
+        state: &Tensor,
+        ctx: &mut LayerContext,
+        capture: &mut dyn FnMut(usize, &Tensor),
+    ) -> Result<Tensor, ModelError> {
+        if stage >= self.stages() {
+            return Err(no_stage(&self.graph, stage, self.stages()));
+        }
+        let batch = TokenBatch::unpack(input)?;
+        let start = Start { stage, state };
+        let hidden =
+            forward::encode_from(&self.config, &self.weights, ctx, &batch, start, capture)?;
         Ok(mean_pool_normalize(&hidden, &batch.mask)?)
     }
 }

@@ -159,6 +159,38 @@ impl SpamTask {
     }
 }
 
+/// Calibration batches for a sensitivity analysis, packed ([`TokenBatch::pack`]): `count`
+/// messages outside the probe's train and test messages (the same seeded split as
+/// [`SpamTask::prepare`], so never the evaluation messages), truncated to `max_tokens`, in order
+/// of token count (little padding) in batches of `settings.batch_size`.
+pub fn analysis_batches(
+    bert: &Bert,
+    files: &[MessageFile],
+    settings: &SpamEvalSettings,
+    count: usize,
+    max_tokens: usize,
+) -> Result<Vec<Tensor>, ModelError> {
+    let sizes = [settings.train, settings.test, count];
+    let [_, _, calibration] = spam_assassin::split(files, settings.seed, sizes)?;
+    let mut texts = calibration
+        .iter()
+        .map(spam_assassin::read_message)
+        .collect::<Result<Vec<_>, _>>()?;
+    let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let counts = bert.token_counts(&borrowed, max_tokens)?;
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&index| counts[index]);
+    texts = order.iter().map(|&index| texts[index].clone()).collect();
+    let settings = SpamEvalSettings {
+        max_tokens,
+        ..*settings
+    };
+    batches(bert, &texts, &settings)?
+        .iter()
+        .map(|batch| Ok(batch.pack()?))
+        .collect()
+}
+
 fn batches(
     bert: &Bert,
     texts: &[String],

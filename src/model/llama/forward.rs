@@ -30,24 +30,73 @@ pub fn logits(
     ids: &Tensor,
     positions: Positions,
 ) -> Result<Tensor> {
+    let start = Start {
+        stage: 0,
+        state: ids,
+    };
+    logits_from(config, weights, ctx, ids, positions, start, &mut |_, _| {})
+}
+
+/// Stages of a run: 0 the embedding lookup, `1 + 2b` the attention half of block `b`, `2 + 2b`
+/// its MLP half, `1 + 2·blocks` the final norm and the output head. A stage's state is the
+/// residual stream `[batch, seq, hidden]` at its start.
+pub fn stage_count(weights: &LlamaWeights) -> usize {
+    2 + 2 * weights.blocks.len()
+}
+
+/// The stage that reaches each quantizable layer, by layer name.
+pub fn layer_stages(weights: &LlamaWeights) -> Vec<(String, usize)> {
+    let mut stages = vec![(weights.token_embd.name.clone(), 0)];
+    for (index, block) in weights.blocks.iter().enumerate() {
+        for (position, matrix) in block.matrices().iter().enumerate() {
+            // q, k, v, output are the attention half; gate, up, down the MLP half.
+            let half = usize::from(position >= 4);
+            stages.push((matrix.name.clone(), 1 + 2 * index + half));
+        }
+    }
+    stages.push((weights.output.name.clone(), stage_count(weights) - 1));
+    stages
+}
+
+/// Where a run starts: `stage` and the residual stream at its start (the ids for stage 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    pub stage: usize,
+    pub state: &'a Tensor,
+}
+
+/// Logits for token ids `[batch, seq]` (u32), running stages `start.stage..` and passing the
+/// starting state of every later stage to `capture`.
+pub fn logits_from(
+    config: &LlamaConfig,
+    weights: &LlamaWeights,
+    ctx: &mut LayerContext,
+    ids: &Tensor,
+    positions: Positions,
+    start: Start,
+    capture: &mut dyn FnMut(usize, &Tensor),
+) -> Result<Tensor> {
     let seq = ids.dim(1)?;
-    let embd = &weights.token_embd.name;
-    let mut dims = ids.dims().to_vec();
-    dims.push(config.hidden_size);
-    let mut hidden = ctx
-        .weight(embd)?
-        .index_select(&ids.flatten_all()?, 0)?
-        .reshape(dims)?;
-    ctx.output(embd, &hidden);
+    let mut hidden = if start.stage == 0 {
+        embed(config, weights, ctx, ids)?
+    } else {
+        start.state.clone()
+    };
     let (cos, sin) = rope_tables(config.head_dim(), config.rope_base, seq)?;
     let mask = causal_mask(seq)?;
-    for block in &weights.blocks {
-        let normed = rms_norm(&hidden, &block.attn_norm, config.rms_norm_eps)?;
-        let attended = attention(config, block, ctx, &normed, (&cos, &sin), &mask)?;
-        hidden = (hidden + attended)?;
-        let normed = rms_norm(&hidden, &block.ffn_norm, config.rms_norm_eps)?;
-        hidden = (&hidden + mlp(block, ctx, &normed)?)?;
+    for (index, block) in weights.blocks.iter().enumerate() {
+        let attention_stage = 1 + 2 * index;
+        if enters(start.stage, attention_stage, &hidden, capture) {
+            let normed = rms_norm(&hidden, &block.attn_norm, config.rms_norm_eps)?;
+            let attended = attention(config, block, ctx, &normed, (&cos, &sin), &mask)?;
+            hidden = (hidden + attended)?;
+        }
+        if enters(start.stage, attention_stage + 1, &hidden, capture) {
+            let normed = rms_norm(&hidden, &block.ffn_norm, config.rms_norm_eps)?;
+            hidden = (&hidden + mlp(block, ctx, &normed)?)?;
+        }
     }
+    enters(start.stage, stage_count(weights) - 1, &hidden, capture);
     let hidden = rms_norm(&hidden, &weights.output_norm, config.rms_norm_eps)?;
     let hidden = match positions {
         Positions::All => hidden,
@@ -56,11 +105,40 @@ pub fn logits(
     matmul(ctx, &weights.output, &hidden)
 }
 
+/// Whether a run that starts at stage `start` computes `stage`; a run that reaches `stage` from
+/// an earlier one passes the state at its start to `capture`.
+fn enters(
+    start: usize,
+    stage: usize,
+    hidden: &Tensor,
+    capture: &mut dyn FnMut(usize, &Tensor),
+) -> bool {
+    if start < stage {
+        capture(stage, hidden);
+    }
+    start <= stage
+}
+
+fn embed(
+    config: &LlamaConfig,
+    weights: &LlamaWeights,
+    ctx: &mut LayerContext,
+    ids: &Tensor,
+) -> Result<Tensor> {
+    let embd = &weights.token_embd.name;
+    let mut dims = ids.dims().to_vec();
+    dims.push(config.hidden_size);
+    let hidden = ctx
+        .weight(embd)?
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape(dims)?;
+    Ok(ctx.output(embd, &hidden))
+}
+
 fn matmul(ctx: &mut LayerContext, layer: &Matrix, x: &Tensor) -> Result<Tensor> {
     let x = ctx.input(&layer.name, x, InputLayout::ReductionLast)?;
     let y = linear(&x, ctx.weight(&layer.name)?, None)?;
-    ctx.output(&layer.name, &y);
-    Ok(y)
+    Ok(ctx.output(&layer.name, &y))
 }
 
 fn mlp(block: &LlamaBlock, ctx: &mut LayerContext, x: &Tensor) -> Result<Tensor> {

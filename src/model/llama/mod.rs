@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 pub use config::LlamaConfig;
-pub use forward::Positions;
+pub use forward::{Positions, Start};
 pub use gguf::{GgufFile, SUPPORTED_GGUF_ARCHITECTURES};
 pub use lm_eval::{LmEvalSettings, LmMetrics, LmTask};
 pub use tokenizer::{LlamaTokenizer, SUPPORTED_PRE_TOKENIZERS};
 pub use weights::{expected_tensors, LlamaBlock, LlamaWeights, Matrix};
 
+use super::executor::no_stage;
 use super::{
     seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
 };
@@ -40,6 +41,8 @@ pub struct Llama {
     graph: Graph,
     /// Every quantizable layer's fp32 weight by layer name (shares the tensors of `weights`).
     by_name: HashMap<String, Tensor>,
+    /// The run stage that reaches each quantizable layer.
+    stage_by_name: HashMap<String, usize>,
 }
 
 impl Llama {
@@ -80,6 +83,7 @@ impl Llama {
             .unwrap_or_default();
         let graph = graph(&name, &config, &weights);
         let by_name = quantizable_weights(&weights).into_iter().collect();
+        let stage_by_name = forward::layer_stages(&weights).into_iter().collect();
         Self {
             name,
             path: path.into(),
@@ -88,6 +92,7 @@ impl Llama {
             tokenizer,
             graph,
             by_name,
+            stage_by_name,
         }
     }
 
@@ -159,6 +164,32 @@ impl RunnableModel for Llama {
     fn run(&self, input: &Tensor, ctx: &mut LayerContext) -> Result<Tensor, ModelError> {
         self.check_ids(input)?;
         forward::logits(&self.config, &self.weights, ctx, input, Positions::All)
+    }
+
+    /// The embedding, two per block (attention half, MLP half), and the head.
+    fn stages(&self) -> usize {
+        forward::stage_count(&self.weights)
+    }
+
+    fn stage_of(&self, layer: &str) -> usize {
+        self.stage_by_name.get(layer).copied().unwrap_or(0)
+    }
+
+    fn run_from(
+        &self,
+        input: &Tensor,
+        stage: usize,
+        state: &Tensor,
+        ctx: &mut LayerContext,
+        capture: &mut dyn FnMut(usize, &Tensor),
+    ) -> Result<Tensor, ModelError> {
+        if stage >= self.stages() {
+            return Err(no_stage(&self.graph, stage, self.stages()));
+        }
+        self.check_ids(input)?;
+        let start = Start { stage, state };
+        let (config, weights) = (&self.config, &self.weights);
+        forward::logits_from(config, weights, ctx, input, Positions::All, start, capture)
     }
 }
 

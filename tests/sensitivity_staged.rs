@@ -1,0 +1,207 @@
+//! Prefix reuse: a run started mid-network from the cached fp32 state gives exactly the output of
+//! a full run (minilm and smollm2), and `analyze`, which runs every cell that way, gives the same
+//! cells as measuring with full forward passes. Needs the fixtures (`scripts/fetch-fixtures`).
+
+use bitplan::data::{fixture_path, moby_dick, spam_assassin};
+use bitplan::model::bert::spam_eval::analysis_batches;
+use bitplan::model::bert::{Bert, SpamEvalSettings, MINILM_FIXTURE};
+use bitplan::model::executor::staged_fp32;
+use bitplan::model::llama::{Llama, SMOLLM2_FIXTURE};
+use bitplan::model::{Assignment, LayerContext, LayerFormats, PreparedAssignment, RunnableModel};
+use bitplan::quant::Format;
+use bitplan::sensitivity::measure::{measure, reference_outputs};
+use bitplan::sensitivity::{analyze, Metric, Settings};
+use bitplan::space::{resolve, SearchSpace};
+use candle_core::Tensor;
+
+/// Largest relative difference allowed between a cell of `analyze` and the same cell measured
+/// with full forward passes (the issue's bound; the runs are in fact bit-identical).
+const MAX_RELATIVE_CELL_DIFF: f64 = 1e-6;
+
+const SPACE: &str = r#"
+description = "test space"
+[candidates]
+w4 = { weight = "int4-sym-pc", activation = "fp32" }
+w2 = { weight = "int2-sym-pc", activation = "fp32" }
+[op-kinds]
+linear = ["w4", "w2"]
+embedding = ["w4"]
+"#;
+
+fn minilm() -> (Bert, Vec<Tensor>) {
+    let dir = fixture_path(MINILM_FIXTURE).unwrap_or_else(|e| panic!("{e}"));
+    let bert = Bert::load(&dir).unwrap();
+    let files = spam_assassin::list_fixture().unwrap_or_else(|e| panic!("{e}"));
+    let batches = analysis_batches(&bert, &files, &SpamEvalSettings::default(), 24, 32).unwrap();
+    (bert, batches)
+}
+
+fn smollm2() -> (Llama, Tensor) {
+    let path = fixture_path(SMOLLM2_FIXTURE).unwrap_or_else(|e| panic!("{e}"));
+    let llama = Llama::load(&path).unwrap();
+    let text = moby_dick::chapter(1).unwrap();
+    let ids: Vec<u32> = llama.tokenizer.encode(&text).unwrap()[..40].to_vec();
+    let ids = Llama::ids_tensor(&ids).unwrap();
+    (llama, ids)
+}
+
+fn only(model: &dyn RunnableModel, layer: &str, format: &str) -> PreparedAssignment {
+    let formats = LayerFormats {
+        weight: format.parse().unwrap(),
+        activation: Format::Fp32,
+    };
+    let assignment = Assignment::fp32(model.graph()).with_layer(layer, formats);
+    PreparedAssignment::new(model, &assignment, None).unwrap()
+}
+
+/// For a few layers from the first to the last stage: run from the layer's stage equals the
+/// full run bit for bit, and the fp32 staged run equals the plain forward.
+fn check_resumed_runs_equal_full_runs(model: &dyn RunnableModel, input: &Tensor) {
+    let fp32 = PreparedAssignment::fp32(model).unwrap();
+    let (logits, states) = staged_fp32(model, input, &fp32).unwrap();
+    assert!(model.stages() > 2, "{} has stages", model.graph().model);
+    assert_eq!(states.len(), model.stages());
+    let plain = model.forward(input, &fp32).unwrap();
+    assert_eq!(max_abs_diff(&logits, &plain), 0.0);
+    let layers = &model.graph().layers;
+    let picks = [0, layers.len() / 3, layers.len() / 2 + 1, layers.len() - 1];
+    let mut stages_seen = Vec::new();
+    for pick in picks {
+        let layer = &layers[pick].name;
+        let stage = model.stage_of(layer);
+        stages_seen.push(stage);
+        let prepared = only(model, layer, "int4-sym-pc");
+        let full = model.forward(input, &prepared).unwrap();
+        let mut ctx = LayerContext::new(&prepared);
+        let resumed = model
+            .run_from(input, stage, &states[stage], &mut ctx, &mut |_, _| {})
+            .unwrap();
+        assert_eq!(
+            max_abs_diff(&full, &resumed),
+            0.0,
+            "layer {layer} stage {stage}"
+        );
+        assert!(
+            max_abs_diff(&full, &plain) > 0.0,
+            "layer {layer} changes the output"
+        );
+    }
+    assert!(
+        stages_seen.windows(2).all(|w| w[0] <= w[1]),
+        "{stages_seen:?}"
+    );
+    assert!(stages_seen[3] > stages_seen[1], "{stages_seen:?}");
+    let beyond = model.stages();
+    let error = model
+        .run_from(
+            input,
+            beyond,
+            input,
+            &mut LayerContext::new(&fp32),
+            &mut |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&format!("stage {beyond}")), "{error}");
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+#[test]
+fn minilm_resumed_runs_equal_full_runs() {
+    let (bert, batches) = minilm();
+    check_resumed_runs_equal_full_runs(&bert, &batches[0]);
+}
+
+#[test]
+fn smollm2_resumed_runs_equal_full_runs() {
+    let (llama, ids) = smollm2();
+    check_resumed_runs_equal_full_runs(&llama, &ids);
+}
+
+/// `analyze` (runs from each layer's stage) against full forward passes, cell by cell.
+fn check_cells_equal_full_forwards(model: &dyn RunnableModel, batches: &[Tensor], metric: Metric) {
+    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
+    let mut resolved = resolve(&space, model.graph()).unwrap();
+    // A few layers spread over the network keep the test short.
+    let count = resolved.layers.len();
+    let keep = [0, count / 2, count - 1];
+    resolved.layers = keep.iter().map(|&i| resolved.layers[i].clone()).collect();
+    let settings = Settings {
+        metric,
+        proxies: vec![],
+        hutchinson_probes: 0,
+        seed: 0,
+        shard: None,
+    };
+    let table = analyze(model, &resolved, batches, &settings, None, &|_, _| {}).unwrap();
+    let reference = reference_outputs(model, batches, metric).unwrap();
+    assert_eq!(table.cells.len(), 5);
+    for cell in &table.cells {
+        let prepared = only(model, &cell.layer, &cell.weight_format);
+        let values = measure(model, &prepared, batches, &reference).unwrap();
+        let full = values.iter().sum::<f64>() / values.len() as f64;
+        let relative = (cell.error.mean - full).abs() / full.abs().max(f64::MIN_POSITIVE);
+        assert!(full > 0.0, "{} {}", cell.layer, cell.candidate);
+        assert!(
+            relative <= MAX_RELATIVE_CELL_DIFF,
+            "{} {}: analyze {} vs full forwards {full}",
+            cell.layer,
+            cell.candidate,
+            cell.error.mean
+        );
+    }
+}
+
+#[test]
+fn minilm_cells_equal_full_forward_measurements() {
+    let (bert, batches) = minilm();
+    check_cells_equal_full_forwards(&bert, &batches[..2], Metric::Cosine);
+}
+
+#[test]
+fn smollm2_cells_equal_full_forward_measurements() {
+    let (llama, ids) = smollm2();
+    check_cells_equal_full_forwards(&llama, &[ids], Metric::Kl);
+}
+
+#[test]
+fn minilm_table_is_identical_with_one_and_two_threads() {
+    let (bert, batches) = minilm();
+    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
+    let mut resolved = resolve(&space, bert.graph()).unwrap();
+    let count = resolved.layers.len();
+    resolved.layers = [1, count / 3, count - 2]
+        .iter()
+        .map(|&i| resolved.layers[i].clone())
+        .collect();
+    let settings = Settings {
+        metric: Metric::Cosine,
+        proxies: vec![],
+        hutchinson_probes: 0,
+        seed: 0,
+        shard: None,
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let table = pool
+            .install(|| analyze(&bert, &resolved, &batches[..2], &settings, None, &|_, _| {}))
+            .unwrap();
+        serde_json::to_string(&table).unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
