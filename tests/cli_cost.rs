@@ -1,20 +1,10 @@
 //! `bitplan cost`: writes a cost table the library can read back; bad input is a clear error.
 
-use std::process::Command;
+mod common;
+
+use common::bitplan;
 
 use bitplan::hardware::CostTable;
-
-fn bitplan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bitplan"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bitplan-cli-cost-{}", std::process::id()));

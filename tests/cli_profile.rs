@@ -1,18 +1,8 @@
 //! `bitplan profile`: the user-facing text of list/show/check and of the errors.
 
-use std::process::Command;
+mod common;
 
-fn bitplan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bitplan"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::bitplan;
 
 fn profile_path(name: &str) -> String {
     format!(

@@ -1,22 +1,13 @@
 //! `bitplan profile validate`: the structure of its output and its errors. Timings vary from run
 //! to run, so no test looks at a time; plan draws are seeded, so they are compared exactly.
 
+mod common;
+
+use common::bitplan;
+
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use serde_json::Value;
-
-fn bitplan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bitplan"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))

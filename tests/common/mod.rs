@@ -9,6 +9,7 @@ use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
+use std::process::Command;
 
 /// Standard normal samples (Box-Muller), deterministic for a seed.
 pub fn gaussian(seed: u64, count: usize) -> Vec<f32> {
@@ -133,4 +134,17 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .and_then(|d| d.max(0))
         .and_then(|d| d.to_scalar::<f32>())
         .expect("difference")
+}
+
+/// Runs the `bitplan` binary: (exit code, stdout, stderr).
+pub fn bitplan(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bitplan"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
