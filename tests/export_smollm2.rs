@@ -4,6 +4,7 @@
 //! by candle-transformers' `quantized_llama`: its logits equal bitplan's executor under the same
 //! plan (with the fallbacks the export used).
 
+mod common;
 mod export_common;
 
 use std::collections::HashMap;
@@ -14,7 +15,8 @@ use bitplan::model::llama::Positions;
 use bitplan::model::llama::{GgufFile, Llama, SMOLLM2_FIXTURE};
 use bitplan::model::{Assignment, LayerFormats, PreparedAssignment, RunnableModel};
 use bitplan::quant::{Format, GgmlFormat};
-use candle_core::{Device, IndexOp, Tensor};
+use candle_core::{Device, IndexOp};
+use common::max_abs;
 use export_common::{check_export, write_plan};
 
 /// Formats cycled over the layers: K-quants (256-blocks) and 32-block types.
@@ -22,17 +24,6 @@ const CYCLE: [&str; 6] = ["q4_k", "q8_0", "q5_0", "q6_k", "q4_0", "q3_k"];
 /// Largest |bitplan − candle| over the last position's logits, relative to the largest |candle|
 /// logit: both run the same dequantized weights in f32 (as `models_smollm2.rs` measures for fp32).
 const MAX_RELATIVE_DIFF_VS_CANDLE: f32 = 1e-4;
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
 
 #[test]
 fn smollm2_mixed_plan_exports_reads_back_bit_for_bit_and_runs_in_candle() {

@@ -2,6 +2,8 @@
 //! probe metric in fp32 / int8 / int2, the layer graph, bad input. Needs the fixtures
 //! (`scripts/fetch-fixtures`); fails with that hint when they are missing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -9,7 +11,8 @@ use bitplan::data::fixture_path;
 use bitplan::model::bert::{mean_pool_normalize, Bert, SpamEvalSettings, SpamTask, MINILM_FIXTURE};
 use bitplan::model::{Assignment, OpKind, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
+use common::max_abs;
 
 /// Largest |ours − candle| allowed, relative to the largest |candle| value.
 const MAX_RELATIVE_DIFF_VS_CANDLE: f32 = 1e-5;
@@ -26,17 +29,6 @@ const MIN_INT2_ACCURACY_DROP_POINTS: f64 = 10.0;
 
 fn minilm_dir() -> PathBuf {
     fixture_path(MINILM_FIXTURE).unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 /// The model and the prepared spam task (fp32 embeddings, fitted probe), shared by the tests.

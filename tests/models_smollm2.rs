@@ -2,6 +2,8 @@
 //! forward against candle-transformers' quantized_llama on the same file, perplexity on
 //! Moby-Dick, bad input. Needs the fixtures (`scripts/fetch-fixtures`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -12,6 +14,7 @@ use bitplan::quant::Format;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, IndexOp, Tensor};
+use common::max_abs;
 
 /// Largest |ours − candle| over all logits, relative to the largest |candle| logit. Both run the
 /// same dequantized weights in f32; the difference is summation order in norms and softmax.
@@ -28,17 +31,6 @@ const MIN_INT8_TOP1_AGREEMENT: f64 = 0.9;
 
 fn smollm2_path() -> PathBuf {
     fixture_path(SMOLLM2_FIXTURE).unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 #[test]
