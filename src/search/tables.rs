@@ -216,8 +216,8 @@ fn check_identity(tables: &Tables) -> Result<(), TableError> {
             space_model: tables.space.model.clone(),
         });
     }
-    // The same hash `bitplan analyze` records: sha256 of the resolved space's JSON.
-    let actual = sha256_hex(&serde_json::to_vec(tables.space).unwrap_or_default());
+    // The same hash `bitplan analyze` records.
+    let actual = tables.space.content_sha256();
     if actual != sens.provenance.space_hash {
         return Err(TableError::SpaceMismatch {
             sensitivity: tables.sensitivity_file.to_string(),

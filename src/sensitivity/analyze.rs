@@ -21,7 +21,7 @@ use super::journal::Journal;
 use super::measure::{Metric, Reference};
 use super::stats::Estimate;
 use super::table::{
-    in_shard, sha256_hex, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
+    in_shard, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
 };
 use super::SensitivityError;
 use crate::model::calibrate::DEFAULT_RANGE_METHOD;
@@ -125,10 +125,6 @@ pub fn provenance(
     for batch in batches {
         hash_tensor(&mut data, batch)?;
     }
-    let space_json = serde_json::to_vec(space).map_err(|e| SensitivityError::Invalid {
-        what: "search space".into(),
-        reason: e.to_string(),
-    })?;
     let mut proxies: Vec<Proxy> = settings.proxies.clone();
     proxies.sort();
     proxies.dedup();
@@ -143,7 +139,7 @@ pub fn provenance(
             .sum(),
         calib_batches: batches.len(),
         space: space.space.clone(),
-        space_hash: sha256_hex(&space_json),
+        space_hash: space.content_sha256(),
         metric: settings.metric.to_string(),
         proxies: proxies
             .iter()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use super::file::{Pattern, PinTarget, Position, SearchSpace, SpaceFileError};
 use super::pattern::{captures, matches};
@@ -42,6 +43,20 @@ pub struct ResolvedSpace {
     pub model: String,
     pub layers: Vec<ResolvedLayer>,
     pub ties: Vec<TieSet>,
+}
+
+impl ResolvedSpace {
+    /// sha256 of what the space decides for its model (layers, candidates, exclusions, ties),
+    /// not of the path it was read from: the same file named by another path hashes the same.
+    /// Sensitivity tables record it and the table join checks it.
+    pub fn content_sha256(&self) -> String {
+        let content = Self {
+            space: String::new(),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec(&content).unwrap_or_default();
+        format!("{:x}", sha2::Sha256::digest(&json))
+    }
 }
 
 impl ResolvedLayer {
@@ -293,4 +308,31 @@ fn tie_sets(
             layers,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod content_hash_tests {
+    use super::{ResolvedSpace, TieSet};
+
+    fn space(path: &str, ties: Vec<TieSet>) -> ResolvedSpace {
+        ResolvedSpace {
+            space: path.into(),
+            model: "m".into(),
+            layers: Vec::new(),
+            ties,
+        }
+    }
+
+    #[test]
+    fn the_path_does_not_change_the_hash_and_the_content_does() {
+        let relative = space("search-spaces/x.toml", Vec::new());
+        let absolute = space("/work/search-spaces/x.toml", Vec::new());
+        assert_eq!(relative.content_sha256(), absolute.content_sha256());
+        let tie = TieSet {
+            name: "qkv".into(),
+            layers: vec!["a".into(), "b".into()],
+        };
+        let tied = space("search-spaces/x.toml", vec![tie]);
+        assert_ne!(relative.content_sha256(), tied.content_sha256());
+    }
 }
