@@ -3,6 +3,8 @@
 //! assignments only change what lies downstream, runs are repeatable, gradients flow. No
 //! fixtures needed.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ use bitplan::quant::Format;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, IndexOp, Tensor, Var};
+use common::max_abs_diff;
 use rand::{RngExt, SeedableRng};
 
 fn scratch(name: &str) -> PathBuf {
@@ -30,19 +33,6 @@ fn random(shape: &[usize], scale: f32, rng: &mut rand::rngs::StdRng) -> Tensor {
         .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
         .collect();
     Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

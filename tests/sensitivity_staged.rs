@@ -2,6 +2,8 @@
 //! a full run (minilm and smollm2), and `analyze`, which runs every cell that way, gives the same
 //! cells as measuring with full forward passes. Needs the fixtures (`scripts/fetch-fixtures`).
 
+mod common;
+
 use bitplan::data::{fixture_path, moby_dick, spam_assassin};
 use bitplan::model::bert::spam_eval::analysis_batches;
 use bitplan::model::bert::{Bert, SpamEvalSettings, MINILM_FIXTURE};
@@ -13,6 +15,7 @@ use bitplan::sensitivity::measure::{measure, reference_outputs};
 use bitplan::sensitivity::{analyze, Metric, Settings};
 use bitplan::space::{resolve, SearchSpace};
 use candle_core::Tensor;
+use common::max_abs_diff;
 
 /// Largest relative difference allowed between a cell of `analyze` and the same cell measured
 /// with full forward passes (the bound; the runs are in fact bit-identical).
@@ -103,19 +106,6 @@ fn check_resumed_runs_equal_full_runs(model: &dyn RunnableModel, input: &Tensor)
         .unwrap_err()
         .to_string();
     assert!(error.contains(&format!("stage {beyond}")), "{error}");
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 #[test]

@@ -80,11 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let classifier = load_image_classifier(&args.model, args.arch.as_deref())?;
     let (assignment, label, fallbacks) = resolve_assignment(&args, classifier.model.graph())?;
-    let needs_calibration = assignment
-        .layers
-        .values()
-        .any(|formats| formats.activation.info().needs_calibration);
-    let calibration = if needs_calibration {
+    let calibration = if assignment.needs_calibration() {
         let batches = classifier.calibration_batches()?;
         Some(Calibration::run(
             &classifier.model,

@@ -89,13 +89,6 @@ fn is_fp32(assignment: &Assignment) -> bool {
         .all(|f| f.weight.is_identity() && f.activation.is_identity())
 }
 
-fn needs_calibration(assignment: &Assignment) -> bool {
-    assignment
-        .layers
-        .values()
-        .any(|f| f.activation.info().needs_calibration)
-}
-
 /// Calibrates when the assignment needs static ranges, then prepares it once.
 fn prepare(
     model: &dyn RunnableModel,
@@ -103,7 +96,7 @@ fn prepare(
     batches: &dyn Fn() -> anyhow::Result<Vec<candle_core::Tensor>>,
     method: RangeMethod,
 ) -> anyhow::Result<(PreparedAssignment, Option<String>)> {
-    let calibration = match needs_calibration(assignment) {
+    let calibration = match assignment.needs_calibration() {
         true => Some(Calibration::run(model, &batches()?, method)?),
         false => None,
     };

@@ -77,6 +77,13 @@ pub enum AssignmentError {
 }
 
 impl Assignment {
+    /// Whether any layer's activation format takes a calibrated static range.
+    pub fn needs_calibration(&self) -> bool {
+        self.layers
+            .values()
+            .any(|formats| formats.activation.info().needs_calibration)
+    }
+
     /// Every layer fp32: the reference.
     pub fn fp32(graph: &Graph) -> Self {
         Self::uniform(graph, Format::Fp32, Format::Fp32)

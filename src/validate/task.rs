@@ -152,11 +152,7 @@ impl PlanTask for LmEvaluator {
         _time_latency: bool,
     ) -> Result<TaskMeasurement, ValidateError> {
         assignment.validate(self.graph(), "plan")?;
-        let needs_ranges = assignment
-            .layers
-            .values()
-            .any(|f| f.activation.info().needs_calibration);
-        let calibration = match needs_ranges {
+        let calibration = match assignment.needs_calibration() {
             true => Some(Calibration::run(
                 &self.llama,
                 &self.task.calibration_batches()?,
