@@ -156,6 +156,23 @@ fn memory_bound_gemv() {
 }
 
 #[test]
+fn weight_stream_efficiency_slows_only_the_weight_bytes() {
+    let text = TEST_PROFILE.replace(
+        "weight = [\"fp16\"]\nactivation = [\"fp16\"]\nprecision = \"fp16\"",
+        "weight = [\"fp16\"]\nactivation = [\"fp16\"]\nprecision = \"fp16\"\nweight-stream-efficiency = 0.5",
+    );
+    assert_ne!(text, TEST_PROFILE, "the fp16 kernel rule was not found");
+    let profile = parse(&text, "test-chip.toml", Some("test-chip")).unwrap();
+    let run = dispatch(&profile, OpKind::Linear, "fp16", "fp16").unwrap();
+    let cost = price(&profile, &gemm(1, 4096, 4096), &run, bits(16.0, 16.0));
+    // The GEMV above with the weight stream at half the dram bandwidth: 32 MiB at 50 GB/s is
+    // 671.08864 us; the 16 KiB of activations still move at the sram's full 1000 GB/s.
+    assert_close(cost.detail.memory[0].us, 0.016384, "sram us");
+    assert_close(cost.detail.memory[1].us, 671.08864, "dram us");
+    assert_close(cost.latency_us, 2.0 + 671.08864, "latency_us");
+}
+
+#[test]
 fn padded_shape_pays_for_whole_tiles_and_waves() {
     let text = TEST_PROFILE.replace(
         "[overhead]",

@@ -8,13 +8,15 @@ use bitplan::model::reference::load_image_classifier;
 use bitplan::model::sequence::SequenceModel;
 use bitplan::model::{Graph, RunnableModel};
 use bitplan::space::{resolve, SearchSpace};
-use bitplan::validate::{validate_latency, ErrorSummary, LatencySettings, LatencyValidation};
+use bitplan::validate::{validate_latency, Draw, ErrorSummary, LatencySettings, LatencyValidation};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Check a profile's predicted latencies against candle on this machine.
 ///
 /// Draws K random mixed plans (each linear layer gets a random candidate the search space admits
-/// for it and candle can run: GGML types and float weights), runs every linear layer of each plan
+/// for it and candle can run: GGML types and float weights; by default stratified, plan i
+/// drawn around level i/K between each layer's fewest and most bits, so the plans spread from
+/// small to large formats; `--draw uniform` for independent uniform picks), runs every linear layer of each plan
 /// with candle's kernel for its type on inputs of the layer's real shape (batch x seq rows; seq 1
 /// is one decoding step per sequence), and compares the measured time with the profile's
 /// `latency_us`, per layer and per plan (the sum over its layers). Reports the share of plans
@@ -46,6 +48,10 @@ pub struct Args {
     /// Seed of the plan draws, weights and inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How plans are drawn: stratified from mostly-small to mostly-large formats, or every
+    /// layer uniformly at random.
+    #[arg(long, default_value = "stratified")]
+    draw: Draw,
     /// Calls per layer and plan; the fastest counts.
     #[arg(long, default_value_t = 10)]
     repeats: usize,
@@ -71,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         repeats: args.repeats,
         batch: args.batch,
         seq: args.seq,
+        draw: args.draw,
     };
     let bar = ProgressBar::new(args.samples as u64);
     bar.set_style(
@@ -129,9 +136,9 @@ fn table(result: &LatencyValidation) -> String {
         .map(|l| format!("{l:.2}"))
         .unwrap_or_else(|| "unknown".into());
     let mut text = format!(
-        "{} on {} with {}: {} plans, batch {} x seq {} = {} rows, {} thread(s), seed {}, {}, {} cold weight copies; max load average {load}\n",
+        "{} on {} with {}: {} plans, batch {} x seq {} = {} rows, {} thread(s), {:?} draw, seed {}, {}, {} MiB read between passes; max load average {load}\n",
         result.model, result.profile, result.space, s.samples, s.batch, s.seq, result.rows,
-        result.threads, s.seed, result.statistic, result.weight_copies
+        result.threads, s.draw, s.seed, result.statistic, result.flush_bytes >> 20
     );
     text += &format!(
         "{:<16} {:>12} {:>12} {:>8} {:>6}\n",

@@ -3,7 +3,9 @@
 //! latency_us = overhead + max(compute, memory_1, ..., memory_L)            (microseconds)
 //!   compute  = 2 · padded_macs / (peak · 10^12 · kernel_eff · curve(padded_macs)) + dequant
 //!              (curve: the kernel's own `by-macs`, else the op's `[[compute-efficiency]]`)
-//!   memory_l = traffic_l / (bandwidth_l · 10^9 · curve_l(traffic_l))
+//!   memory_l = (weights_l / stream + activations_l) / (bandwidth_l · 10^9 · curve_l(traffic_l))
+//!              (traffic_l = weights_l + activations_l, the bytes level l serves; stream: the
+//!              kernel's `weight-stream-efficiency`, default 1)
 //!   bound    = compute if compute ≥ every memory_l, else memory
 //! weight_bytes      = ceil(weight_elements · stored_bits / 8)              (scales included)
 //! activation_bytes  = ceil((input + output elements) · run_activation_bits / 8)
@@ -177,21 +179,26 @@ fn main_device(
     } else {
         compute_seconds(padded, peak, dispatch.efficiency * curve)
     };
-    let mut traffic = vec![0u64; profile.memory.len()];
+    // (weight bytes, activation bytes) served by each level.
+    let mut traffic = vec![(0u64, 0u64); profile.memory.len()];
     if let Some(level) = place(&profile.memory, TensorRole::Weights, weight_bytes) {
-        traffic[level] += weight_read;
+        traffic[level].0 += weight_read;
     }
     if let Some(level) = place(&profile.memory, TensorRole::Activations, activation_bytes) {
-        traffic[level] += activation_bytes;
+        traffic[level].1 += activation_bytes;
     }
     let mut memory = Vec::new();
     let mut byte_energy_pj = 0.0;
-    for (level, &bytes) in profile.memory.iter().zip(&traffic) {
+    for (level, &(weights, activations)) in profile.memory.iter().zip(&traffic) {
+        let bytes = weights + activations;
         if bytes == 0 {
             continue;
         }
         let efficiency = interpolate(&level.curve(), bytes as f64);
-        let seconds = transfer_seconds(bytes, level.bandwidth_gb_per_s, efficiency);
+        let bandwidth = level.bandwidth_gb_per_s;
+        let stream = dispatch.weight_stream_efficiency;
+        let seconds = transfer_seconds(weights, bandwidth, efficiency * stream)
+            + transfer_seconds(activations, bandwidth, efficiency);
         memory.push(LevelTraffic {
             level: level.name.clone(),
             bytes,

@@ -34,6 +34,9 @@ pub struct Dispatch {
     pub dequant: Option<Dequant>,
     /// Fixed cost of the layer, microseconds.
     pub overhead_us: f64,
+    /// Fraction of the weight level's bandwidth the kernel's weight stream reaches (1.0 on the
+    /// fallback device).
+    pub weight_stream_efficiency: f64,
     /// Compute efficiency by MACs for this kernel ((MACs, fraction) points; empty = 1.0).
     pub curve: Vec<(f64, f64)>,
     /// The format weights are stored (and counted) in: the candidate's, unless a fallback
@@ -137,6 +140,7 @@ fn dispatch_shape(
                 efficiency: rule.efficiency,
                 dequant: rule.dequant.clone().or(forced_dequant),
                 overhead_us: rule.overhead_us.unwrap_or(profile.overhead.per_layer_us),
+                weight_stream_efficiency: rule.weight_stream_efficiency.unwrap_or(1.0),
                 curve: profile.kernel_curve(op, &rule.by_macs),
                 stored_weight,
                 run_activation,
@@ -177,6 +181,7 @@ fn dispatch_shape(
         efficiency: 1.0,
         dequant: None,
         overhead_us: device.per_layer_us,
+        weight_stream_efficiency: 1.0,
         curve: Vec::new(),
         stored_weight: weight.to_string(),
         run_activation: activation.to_string(),

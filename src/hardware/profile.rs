@@ -170,6 +170,11 @@ pub struct KernelRule {
     /// Replaces `[overhead] per-layer-us` for this kernel.
     #[serde(default)]
     pub overhead_us: Option<f64>,
+    /// Fraction of the weights' memory level bandwidth this kernel reaches while it streams its
+    /// weights, in (0, 1] (default 1): a one-thread dot-product kernel keeps fewer loads in
+    /// flight than a parallel read, so it waits longer for the same bytes.
+    #[serde(default)]
+    pub weight_stream_efficiency: Option<f64>,
     /// Replaces the op's `[[compute-efficiency]]` curve for this kernel (fitted profiles give
     /// each kernel its own).
     #[serde(default)]

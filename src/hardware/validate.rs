@@ -264,6 +264,9 @@ fn check_kernel(check: &mut Checker, profile: &Profile, index: usize, rule: &Ker
         );
     }
     check.fraction(&format!("{field}.efficiency"), rule.efficiency);
+    if let Some(stream) = rule.weight_stream_efficiency {
+        check.fraction(&format!("{field}.weight-stream-efficiency"), stream);
+    }
     if let Some(dequant) = &rule.dequant {
         check_dequant(check, &format!("{field}.dequant"), dequant);
     }

@@ -7,10 +7,9 @@
 //! input width times a weight of the layer's real shape (random, seeded: timing does not depend
 //! on the values). Every layer of the model gets its own weight buffer, as in the real model.
 //! Weights are cold, as the profile prices them (streamed from DRAM, as calibration measured):
-//! a model whose weights fit the last-level cache gets copies of every weight, each pass over
-//! the plan using the next copy, so that more than [`COLD_BYTES`] lie between two uses of one
-//! buffer. (A small model run in a tight loop keeps its weights cached and runs faster than
-//! this; the cost model does not price cache-resident weights.) A plan is passed `repeats` times
+//! [`COLD_BYTES`] are read between two passes over a plan, so no pass finds weights the one
+//! before it left in the cache. (A small model run in a tight loop keeps its weights cached and
+//! runs faster than this; the cost model does not price cache-resident weights.) A plan is passed `repeats` times
 //! and each layer's time is its fastest call (other processes only ever add time). A plan's measured
 //! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
 //! not applied: the cost model prices each layer alone, so any admissible mix tests it.
@@ -25,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use super::error::ValidateError;
 use super::latency_summary::{summarize, LatencySummary};
 use crate::hardware::calibrate::measure::{
-    float_dtype, load_average, prepare_copies, random_tensor, rng_for, time_call, Weight,
-    COLD_BYTES,
+    cache_flusher, float_dtype, flush_caches, load_average, prepare_copies, random_tensor, rng_for,
+    time_call, with_page_aligned, Weight, COLD_BYTES,
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;
@@ -51,7 +50,39 @@ pub struct LatencySettings {
     pub batch: u64,
     /// Tokens per sample (1: one decoding step per sequence).
     pub seq: u64,
+    /// How plans are drawn.
+    pub draw: Draw,
 }
+
+/// How the K plans are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Draw {
+    /// Plan i aims at a level t = (i + 1/2) / K between each layer's fewest and most weight bits
+    /// and gives every layer a random option within a quarter of the range around it: plans
+    /// spread from mostly-small to mostly-large formats, as the plans a budget sweep compares
+    /// do. Options are ordered by bits per weight, never by predicted latency.
+    Stratified,
+    /// Every layer an independent uniform option: plans cluster around the average mix (their
+    /// totals differ by a few percent), a test of the error on a sum more than of ranking.
+    Uniform,
+}
+
+impl std::str::FromStr for Draw {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "stratified" => Ok(Self::Stratified),
+            "uniform" => Ok(Self::Uniform),
+            other => Err(format!(
+                "unknown draw `{other}`: valid draws are stratified, uniform"
+            )),
+        }
+    }
+}
+
+/// Half the width of the window of option ranks around a stratified plan's level.
+const STRATIFIED_HALF_WINDOW: f64 = 0.25;
 
 /// One layer of one plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,9 +118,8 @@ pub struct LatencyValidation {
     pub threads: usize,
     /// How a layer's time is taken from its repeated calls.
     pub statistic: String,
-    /// Copies of every weight, cycled pass by pass so that weights are cold (1: the model's
-    /// weights alone exceed the cache).
-    pub weight_copies: usize,
+    /// Bytes read between two passes over a plan, so that every pass finds its weights in DRAM.
+    pub flush_bytes: usize,
     pub summary: LatencySummary,
     pub plans: Vec<PlanTiming>,
 }
@@ -99,6 +129,8 @@ struct RunLayer {
     name: String,
     cols: usize,
     depth: usize,
+    /// (candidate, kernel, predicted latency us), ordered by bits per weight (ties: as the
+    /// space lists them).
     options: Vec<(String, Kernel, f64)>,
 }
 
@@ -121,9 +153,9 @@ pub fn validate_latency(
         settings.seq,
     )?;
     let layers = runnable_layers(graph, &table, space)?;
-    let plans = draw_plans(&layers, settings.samples, settings.seed);
+    let plans = draw_plans(&layers, settings.samples, settings.seed, settings.draw);
     let rows = (settings.batch * settings.seq) as usize;
-    let bench = Bench::prepare(&layers, &plans, rows, settings.seed)?;
+    let bench = with_page_aligned(|| Bench::prepare(&layers, &plans, rows, settings.seed))?;
     progress(0, plans.len());
     let mut timings = Vec::new();
     for (index, plan) in plans.iter().enumerate() {
@@ -139,7 +171,7 @@ pub fn validate_latency(
         rows: rows as u64,
         threads: candle_core::utils::get_num_threads(),
         statistic: format!("fastest of {} calls per layer", settings.repeats),
-        weight_copies: bench.copies,
+        flush_bytes: COLD_BYTES,
         summary: summarize(&timings),
         plans: timings,
     })
@@ -211,23 +243,28 @@ fn run_layer(
         Some((
             candidate.weight.to_string(),
             candidate.activation.to_string(),
+            candidate.weight.bits_per_element(&layer.weight_shape),
         ))
     };
-    let options: Vec<(String, Kernel, f64)> = costs
+    let mut ranked: Vec<(f64, (String, Kernel, f64))> = costs
         .costs
         .iter()
         .filter_map(|cost| {
-            let (weight, activation) = formats(&cost.candidate)?;
+            let (weight, activation, bits) = formats(&cost.candidate)?;
             let kernel = runnable(&weight, &activation)?;
-            Some((cost.candidate.clone(), kernel, cost.cost.latency_us))
+            Some((bits, (cost.candidate.clone(), kernel, cost.cost.latency_us)))
         })
         .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let options: Vec<(String, Kernel, f64)> = ranked.into_iter().map(|(_, o)| o).collect();
     if options.is_empty() {
         let admitted: Vec<String> = costs
             .costs
             .iter()
             .map(|cost| match formats(&cost.candidate) {
-                Some((weight, activation)) => format!("{} ({weight}:{activation})", cost.candidate),
+                Some((weight, activation, _)) => {
+                    format!("{} ({weight}:{activation})", cost.candidate)
+                }
                 None => cost.candidate.clone(),
             })
             .collect();
@@ -255,24 +292,36 @@ fn run_layer(
     })
 }
 
-/// `samples` plans, each an option index per layer, drawn uniformly and independently.
-fn draw_plans(layers: &[RunLayer], samples: usize, seed: u64) -> Vec<Vec<usize>> {
+/// `samples` plans, each an option index per layer (see [`Draw`]).
+fn draw_plans(layers: &[RunLayer], samples: usize, seed: u64, draw: Draw) -> Vec<Vec<usize>> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..samples)
-        .map(|_| {
+        .map(|plan| {
+            let level = (plan as f64 + 0.5) / samples as f64;
             layers
                 .iter()
-                .map(|layer| rng.random_range(0..layer.options.len()))
+                .map(|layer| {
+                    let count = layer.options.len();
+                    match draw {
+                        Draw::Uniform => rng.random_range(0..count),
+                        Draw::Stratified => {
+                            let offset = rng.random_range(-1.0..1.0) * STRATIFIED_HALF_WINDOW;
+                            let rank = (level + offset).clamp(0.0, 1.0);
+                            (rank * (count - 1) as f64).round() as usize
+                        }
+                    }
+                })
                 .collect()
         })
         .collect()
 }
 
-/// Prepared weights (`copies` per layer and kernel any plan uses) and inputs (one per width).
+/// Prepared weights (one per layer and kernel any plan uses), inputs (one per width) and the
+/// buffer read between passes.
 struct Bench {
-    copies: usize,
-    weights: BTreeMap<(usize, Kernel, usize), Weight>,
+    weights: BTreeMap<(usize, Kernel), Weight>,
     inputs: BTreeMap<(usize, Kernel), candle_core::Tensor>,
+    flusher: Vec<f32>,
 }
 
 impl Bench {
@@ -293,17 +342,15 @@ impl Bench {
             }
         }
         let mut bench = Bench {
-            copies: copies_for_cold(layers),
             weights: BTreeMap::new(),
             inputs: BTreeMap::new(),
+            flusher: cache_flusher(),
         };
         for ((kernel, cols, depth), members) in groups {
             let mut rng = rng_for(seed, &[kernel as usize, cols, depth]);
             let master = random_tensor(&mut rng, cols, depth)?;
-            let copies = prepare_copies(kernel, &master, members.len() * bench.copies)?;
-            let keys = members
-                .iter()
-                .flat_map(|&index| (0..bench.copies).map(move |copy| (index, kernel, copy)));
+            let copies = prepare_copies(kernel, &master, members.len())?;
+            let keys = members.iter().map(|&index| (index, kernel));
             bench.weights.extend(keys.zip(copies));
             bench.input(kernel, rows, depth, seed)?;
         }
@@ -328,7 +375,7 @@ impl Bench {
 
     /// One call per weight: candle builds its repacked weight layouts on the first call.
     fn warm_up(&self, layers: &[RunLayer]) -> Result<(), ValidateError> {
-        for (&(index, kernel, _), weight) in &self.weights {
+        for (&(index, kernel), weight) in &self.weights {
             let input = &self.inputs[&(layers[index].depth, input_kernel(kernel))];
             time_call(input, weight)?;
         }
@@ -344,12 +391,12 @@ impl Bench {
     ) -> Result<PlanTiming, ValidateError> {
         let load_average = load_average();
         let mut fastest = vec![f64::INFINITY; layers.len()];
-        for pass in 0..repeats {
-            let copy = pass % self.copies;
+        for _ in 0..repeats {
+            flush_caches(&self.flusher);
             for (position, layer) in layers.iter().enumerate() {
                 let kernel = layer.options[plan[position]].1;
                 let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
-                let seconds = time_call(input, &self.weights[&(position, kernel, copy)])?;
+                let seconds = time_call(input, &self.weights[&(position, kernel)])?;
                 fastest[position] = fastest[position].min(seconds);
             }
         }
@@ -372,24 +419,6 @@ impl Bench {
             layers: timings,
         })
     }
-}
-
-/// Copies of every weight such that one pass over each copy in turn touches more than
-/// [`COLD_BYTES`] before a buffer comes round again, counting each layer at its smallest option.
-fn copies_for_cold(layers: &[RunLayer]) -> usize {
-    let pass_bytes: usize = layers
-        .iter()
-        .map(|layer| {
-            let elements = layer.cols * layer.depth;
-            let bytes = |kernel: Kernel| elements / kernel.block().0 * kernel.block().1;
-            layer.options.iter().map(|o| bytes(o.1)).min().unwrap_or(0)
-        })
-        .sum();
-    if pass_bytes >= COLD_BYTES {
-        return 1;
-    }
-    // + 1: the pass that finds a copy must not be the one that last left it in the cache.
-    (COLD_BYTES.div_ceil(pass_bytes.max(1)) + 1).min(64)
 }
 
 /// Inputs are shared by kernels that take the same activation type: f32 for every GGML type.

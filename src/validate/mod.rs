@@ -17,7 +17,7 @@ pub mod task;
 pub use error::ValidateError;
 pub use evaluator::{Evaluator, TASK_METRIC};
 pub use front::{chosen_plans, measure_plan, validate_front, MeasureCache, ValidateSettings};
-pub use latency::{validate_latency, LatencySettings, LatencyValidation};
+pub use latency::{validate_latency, Draw, LatencySettings, LatencyValidation};
 pub use latency_summary::{ErrorSummary, LatencySummary};
 pub use rank::spearman;
 pub use task::{higher_is_better, LmEvaluator, PlanTask, TaskMeasurement, LM_METRIC};

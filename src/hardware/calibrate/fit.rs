@@ -1,7 +1,7 @@
 //! Fitting a profile to measurements: a pure function of the measurements file.
 //!
 //! The model fitted is exactly the one `cost::price` evaluates for a host-cpu layer:
-//!   t = overhead + max(compute, weights / dram_bw, activations / cache_bw)
+//!   t = overhead + max(compute, weights / (stream · dram_bw), activations / cache_bw)
 //!   compute = macs / (rate · curve(macs)) + ceil(rows / reuse_rows) · cols · depth / unpack_rate
 //! The second compute term is the profile's `dequant`: a kernel unpacks its weights once per
 //! `reuse_rows` rows (candle's repacked kernels keep a tile of rows per unpacked weight block;
@@ -9,7 +9,8 @@
 //! - dram_bw: the larger of the read probe on the largest buffer and the weight bandwidth a
 //!   kernel demonstrably reached (weight bytes / seconds); cache_bw: the best read of a buffer
 //!   that fits the last-level cache.
-//! - per kernel path (see [`paths`]): overhead and reuse_rows from grids; 1/rate and
+//! - per kernel path (see [`paths`]): overhead, reuse_rows and stream (the fraction of dram_bw
+//!   the path's weight stream reaches, the profile's `weight-stream-efficiency`) from grids; 1/rate and
 //!   1/unpack_rate by least squares on relative error; then a curve of efficiency by MACs, one
 //!   knot per half decade, by coordinate descent on the RMS of ln(predicted / measured).
 //! - peak per precision = the best rate of its kernels; a kernel's efficiency = rate / peak.
@@ -27,6 +28,10 @@ const OVERHEAD_GRID_US: [f64; 12] = [
 ];
 /// Rows that share one weight unpacking, tried for each path (0: no unpacking term).
 const REUSE_GRID: [u64; 11] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+/// Weight-stream efficiencies tried for each kernel path.
+const STREAM_GRID: [f64; 12] = [
+    1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5, 0.4, 0.3,
+];
 /// Multiplicative steps tried for each knot in one round of coordinate descent.
 const KNOT_STEPS: [f64; 8] = [0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.4];
 /// Rounds of coordinate descent over the knots.
@@ -115,6 +120,8 @@ pub struct KernelFit {
     /// rate / the precision's peak.
     pub efficiency: f64,
     pub overhead_us: f64,
+    /// Fraction of the DRAM bandwidth the path's weight stream reaches.
+    pub weight_stream_efficiency: f64,
     /// Weight unpacking: (10^9 elements per second, rows per unpacking), if the path has it.
     pub unpack: Option<(f64, u64)>,
     /// (MACs, fraction) knots.
@@ -274,7 +281,10 @@ struct Point {
     rows: f64,
     weights: f64,
     macs: f64,
-    memory_s: f64,
+    /// Weight bytes at the full DRAM bandwidth, seconds.
+    weights_s: f64,
+    /// Activation bytes at their level's bandwidth, seconds.
+    activations_s: f64,
     seconds: f64,
 }
 
@@ -290,7 +300,8 @@ fn point(sample: &MatmulSample, memory: &MemoryFit) -> Point {
         rows: sample.rows as f64,
         weights: (sample.cols * sample.depth) as f64,
         macs: (sample.rows * sample.cols * sample.depth) as f64,
-        memory_s: weights_s.max(activation_bytes / (activation_bandwidth * 1e9)),
+        weights_s,
+        activations_s: activation_bytes / (activation_bandwidth * 1e9),
         seconds: sample.seconds,
     }
 }
@@ -299,6 +310,8 @@ fn point(sample: &MatmulSample, memory: &MemoryFit) -> Point {
 #[derive(Debug, Clone)]
 struct Model {
     overhead_s: f64,
+    /// Fraction of the DRAM bandwidth the weight stream reaches.
+    stream: f64,
     /// Seconds per MAC (1 / rate).
     per_mac: f64,
     /// Seconds per unpacked weight element (1 / unpack rate); 0 without unpacking.
@@ -316,10 +329,14 @@ impl Model {
         }
     }
 
+    fn memory_s(&self, point: &Point) -> f64 {
+        (point.weights_s / self.stream).max(point.activations_s)
+    }
+
     fn predict(&self, point: &Point) -> f64 {
         let fraction = interpolate(&self.curve, point.macs);
         let compute = point.macs * self.per_mac / fraction + self.unpacked(point) * self.per_unpack;
-        self.overhead_s + compute.max(point.memory_s)
+        self.overhead_s + compute.max(self.memory_s(point))
     }
 
     fn rms_log_error(&self, points: &[Point]) -> f64 {
@@ -343,31 +360,32 @@ fn fit_path(
         .iter()
         .map(|p| p.seconds)
         .fold(f64::INFINITY, f64::min);
+    // Per stream efficiency: the best overhead and reuse by the linear fit, then its curve; the
+    // stream whose fitted curve reproduces the samples best wins.
     let mut best: Option<(f64, Model)> = None;
-    for overhead_us in OVERHEAD_GRID_US
-        .iter()
-        .copied()
-        .filter(|&o| o * 1e-6 < fastest)
-    {
-        for reuse_rows in REUSE_GRID {
-            let Some(model) = linear_fit(&points, overhead_us * 1e-6, reuse_rows) else {
-                continue;
-            };
-            let error = model.rms_log_error(&points);
-            if best.as_ref().is_none_or(|(e, _)| error < *e) {
-                best = Some((error, model));
-            }
+    for stream in STREAM_GRID {
+        let Some(mut model) = best_linear_fit(&points, fastest, stream) else {
+            continue;
+        };
+        model.curve = initial_knots(&points);
+        fit_knots(&mut model, &points);
+        let error = model.rms_log_error(&points);
+        if best.as_ref().is_none_or(|(e, _)| error < *e) {
+            best = Some((error, model));
         }
     }
-    let mut model = best.map(|(_, model)| model).unwrap_or(Model {
-        overhead_s: 0.0,
-        per_mac: fastest / points.iter().map(|p| p.macs).fold(1.0, f64::max),
-        per_unpack: 0.0,
-        reuse_rows: 0,
-        curve: Vec::new(),
+    let model = best.map(|(_, model)| model).unwrap_or_else(|| {
+        let mut model = Model {
+            overhead_s: 0.0,
+            stream: 1.0,
+            per_mac: fastest / points.iter().map(|p| p.macs).fold(1.0, f64::max),
+            per_unpack: 0.0,
+            reuse_rows: 0,
+            curve: initial_knots(&points),
+        };
+        fit_knots(&mut model, &points);
+        model
     });
-    model.curve = initial_knots(&points);
-    fit_knots(&mut model, &points);
     let within = points
         .iter()
         .filter(|p| (model.predict(p) / p.seconds - 1.0).abs() <= 0.10)
@@ -381,6 +399,7 @@ fn fit_path(
         rate_tera_ops_per_s: 2.0 / model.per_mac / 1e12,
         efficiency: 1.0,
         overhead_us: model.overhead_s * 1e6,
+        weight_stream_efficiency: model.stream,
         unpack: (model.reuse_rows > 0 && model.per_unpack > 0.0)
             .then(|| (1.0 / model.per_unpack / 1e9, model.reuse_rows)),
         rms_log_error: model.rms_log_error(&points),
@@ -390,11 +409,33 @@ fn fit_path(
     }
 }
 
+/// The overhead and reuse (from the grids) whose linear fit at `stream` has the least error.
+fn best_linear_fit(points: &[Point], fastest: f64, stream: f64) -> Option<Model> {
+    let mut best: Option<(f64, Model)> = None;
+    let overheads = OVERHEAD_GRID_US
+        .iter()
+        .copied()
+        .filter(|&o| o * 1e-6 < fastest);
+    for overhead_us in overheads {
+        for reuse_rows in REUSE_GRID {
+            let Some(model) = linear_fit(points, overhead_us * 1e-6, reuse_rows, stream) else {
+                continue;
+            };
+            let error = model.rms_log_error(points);
+            if best.as_ref().is_none_or(|(e, _)| error < *e) {
+                best = Some((error, model));
+            }
+        }
+    }
+    best.map(|(_, model)| model)
+}
+
 /// Least squares on relative error for t - overhead = per_mac · macs + per_unpack · unpacked,
 /// both coefficients kept >= 0 and per_mac > 0; None when no MAC rate fits.
-fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64) -> Option<Model> {
+fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64, stream: f64) -> Option<Model> {
     let probe = Model {
         overhead_s,
+        stream,
         per_mac: 0.0,
         per_unpack: 0.0,
         reuse_rows,
@@ -403,7 +444,7 @@ fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64) -> Option<Mode
     // Samples at the memory roof say nothing about compute; leave them out when enough remain.
     let compute_bound: Vec<&Point> = points
         .iter()
-        .filter(|p| p.seconds - overhead_s > 1.1 * p.memory_s)
+        .filter(|p| p.seconds - overhead_s > 1.1 * probe.memory_s(p))
         .collect();
     let used: Vec<&Point> = if compute_bound.len() >= 2 {
         compute_bound
@@ -441,6 +482,7 @@ fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64) -> Option<Mode
     let reuse_rows = if per_unpack > 0.0 { reuse_rows } else { 0 };
     Some(Model {
         overhead_s,
+        stream,
         per_mac,
         per_unpack,
         reuse_rows,

@@ -3,8 +3,8 @@
 //!
 //! Weights are random (seeded) and cycled through enough copies to exceed the last-level cache,
 //! as the weights of a whole model are when it runs layer after layer; activations stay hot.
-//! Each sample is the median of many calls after one warm-up pass (which also builds candle's
-//! repacked weight caches).
+//! Each sample is a low quantile of many calls, after one warm-up pass over every copy (which
+//! builds candle's repacked weight caches).
 
 use std::time::Instant;
 
@@ -23,9 +23,50 @@ use crate::hardware::error::HardwareError;
 /// clear of the luckiest outlier.
 const LOW_QUANTILE_DIVISOR: usize = 10;
 
-/// Weight bytes cycled through so each call finds its weights outside the cache: twice the
-/// 32 MiB last-level cache of the machines this was written on.
-pub const COLD_BYTES: usize = 64 << 20;
+/// Weight bytes cycled through (or read between timed passes) so each call finds its weights in
+/// DRAM. The 32 MiB last-level cache that sysfs reports is not the whole story on the VM this was
+/// written on: a q8_0 576 x 1536 weight at one row took 15 us per call when 64 MiB of copies were
+/// cycled, 29 us at 128 MiB, 33 us at 256 MiB and 37-39 us from 512 MiB on (the DRAM plateau),
+/// so anything below half a gigabyte measures a mixture of cache hits and DRAM.
+pub const COLD_BYTES: usize = 512 << 20;
+
+/// glibc's mmap threshold while weights are allocated: from this size on a block gets pages of
+/// its own (glibc's initial threshold).
+const WEIGHT_THRESHOLD_BYTES: i32 = 128 << 10;
+/// ... and while kernels run: the most glibc's sliding threshold reaches on 64-bit, so a kernel's
+/// temporaries come from the heap as they do in a long-running program.
+const CALL_THRESHOLD_BYTES: i32 = 32 << 20;
+
+/// Runs `allocate` with every allocation of 128 KiB or more a page-aligned mapping of its own,
+/// then sends larger blocks than before to the heap. Weights prepared inside are page-aligned, as
+/// in a runtime that maps a model file. glibc's default threshold slides up each time a large
+/// block is freed, after which weights land in the heap at whatever offset it has free: there
+/// candle's quantized kernels ran up to 3x slower (q8_0 1536 x 576 at one row: 227 us instead
+/// of 73 us), and which weights were hit changed from run to run. Temporaries, though, must not
+/// get pages of their own: an f32 192 x 576 matmul at 8 rows took 206 us instead of 56 us when
+/// its per-call buffer was mapped and unmapped on every call. Off glibc, just `allocate()`.
+pub fn with_page_aligned<T>(allocate: impl FnOnce() -> T) -> T {
+    set_mmap_threshold(WEIGHT_THRESHOLD_BYTES);
+    let result = allocate();
+    set_mmap_threshold(CALL_THRESHOLD_BYTES);
+    result
+}
+
+fn set_mmap_threshold(bytes: i32) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters, which apply to later allocations.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = bytes;
+}
+
+/// Rows of the warm-up call (see [`warm_up`]).
+const WARM_UP_ROWS: usize = 2;
+
+/// Copies of one weight at most (a tiny weight would otherwise need hundreds of thousands).
+const MAX_COPIES: usize = 1 << 15;
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,7 +224,12 @@ pub fn measure(
         if todo.is_empty() {
             continue;
         }
-        let weights = prepare_weights(settings, kernel, cols, depth).map_err(calibration)?;
+        let weights = with_page_aligned(|| {
+            let weights = prepare_weights(settings, kernel, cols, depth)?;
+            warm_up(settings, kernel, &weights, depth)?;
+            Ok(weights)
+        })
+        .map_err(calibration)?;
         for rows in todo {
             let sample =
                 time_matmul(settings, kernel, &weights, rows, cols, depth).map_err(calibration)?;
@@ -352,9 +398,30 @@ fn prepare_weights(
 ) -> candle_core::Result<Vec<Weight>> {
     let mut rng = rng_for(settings.seed, &[kernel as usize, cols, depth]);
     let weight_bytes = (cols * depth / kernel.block().0 * kernel.block().1).max(1);
-    let copies = settings.cold_bytes.div_ceil(weight_bytes).clamp(1, 4096);
+    let copies = settings
+        .cold_bytes
+        .div_ceil(weight_bytes)
+        .clamp(1, MAX_COPIES);
     let master = random_tensor(&mut rng, cols, depth)?;
     prepare_copies(kernel, &master, copies)
+}
+
+/// One two-row call per copy, before any is timed: candle builds a weight's repacked layout on
+/// its first call that takes the repacked path (q6_k takes it from two rows on; a timed call
+/// that builds it took 10x longer). Once per weight, not per row count: a pass over half a
+/// gigabyte of copies at 256 rows takes tens of seconds.
+fn warm_up(
+    settings: &MeasureSettings,
+    kernel: Kernel,
+    weights: &[Weight],
+    depth: usize,
+) -> candle_core::Result<()> {
+    let mut rng = rng_for(settings.seed, &[kernel as usize, depth]);
+    let input = random_tensor(&mut rng, WARM_UP_ROWS, depth)?.to_dtype(float_dtype(kernel))?;
+    for weight in weights {
+        call(&input, weight)?;
+    }
+    Ok(())
 }
 
 fn time_matmul(
@@ -367,9 +434,6 @@ fn time_matmul(
 ) -> candle_core::Result<MatmulSample> {
     let mut rng = rng_for(settings.seed, &[kernel as usize, rows, cols, depth]);
     let input = random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?;
-    for weight in weights {
-        call(&input, weight)?;
-    }
     let mut times = Vec::new();
     let mut total = 0.0;
     while times.len() < settings.min_calls
@@ -435,6 +499,18 @@ fn read_bandwidth(bytes: usize, settings: &MeasureSettings) -> ReadSample {
         bytes,
         seconds: times[times.len() / 2],
     }
+}
+
+/// A buffer of [`COLD_BYTES`] to read between timed passes: reading it evicts whatever the
+/// caches held (see [`flush_caches`]).
+pub(crate) fn cache_flusher() -> Vec<f32> {
+    vec![1.0f32; COLD_BYTES / 4]
+}
+
+/// Reads all of `buffer` (from [`cache_flusher`]), so that the next calls find their weights in
+/// DRAM, as a model larger than the caches finds them layer after layer.
+pub(crate) fn flush_caches(buffer: &[f32]) {
+    std::hint::black_box(sum_lanes(std::hint::black_box(buffer)));
 }
 
 /// Sum with 16 independent accumulators, so the loop is limited by loads, not add latency.

@@ -205,6 +205,13 @@ fn kernel(out: &mut String, fit: &KernelFit) {
         "overhead-us = {}    # [M] fitted fixed cost per call",
         num(fit.overhead_us)
     );
+    if fit.weight_stream_efficiency < 1.0 {
+        let _ = writeln!(
+            out,
+            "weight-stream-efficiency = {}    # [M] fraction of the DRAM bandwidth this path's weight stream reached",
+            num(fit.weight_stream_efficiency)
+        );
+    }
     if let Some((rate, reuse_rows)) = fit.unpack {
         let _ = writeln!(
             out,
