@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use bitplan::sensitivity::threads;
 use clap::{Parser, Subcommand};
 
 mod analyze;
@@ -79,6 +80,27 @@ const EXIT_FAILURE: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match cli.command {
+        Command::Analyze(args) => in_cell_pool(|| analyze::run(args)),
+        command => run(command),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Runs `command` with the analysis's cells side by side, one per core (see
+/// [`bitplan::sensitivity::threads`]).
+fn in_cell_pool(command: impl FnOnce() -> anyhow::Result<()> + Send) -> anyhow::Result<()> {
+    let cells = threads::prepare_cells_side_by_side();
+    threads::cell_pool(cells)?.install(command)
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Formats(args) => formats::run(args),
         Command::FakeQuant(args) => fake_quant::run(args),
         Command::Inspect(args) => inspect::run(args),
@@ -96,12 +118,5 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::ValidateSensitivity(args) => validate_sensitivity::run(args),
         Command::Export(args) => export::run(args),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
     }
 }

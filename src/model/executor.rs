@@ -15,6 +15,27 @@ use crate::quant::{
     fake_quant_activation, fake_quant_weight, ActRange, Format, RangeObserver, Scaling,
 };
 
+/// Receives the state at the start of each stage a staged run passes (see
+/// [`RunnableModel::run_from`]); `None` when nothing captures, so that a model need not build
+/// states that are more than the tensor it is running.
+pub type Capture<'a> = Option<&'a mut dyn FnMut(usize, &Tensor)>;
+
+/// Where a run reaches the start of `stage`: if it started before `stage` and something
+/// captures, passes the state `state` builds.
+pub fn reach(
+    start: usize,
+    stage: usize,
+    capture: &mut Capture,
+    state: impl FnOnce() -> candle_core::Result<Tensor>,
+) -> candle_core::Result<()> {
+    if start < stage {
+        if let Some(capture) = capture {
+            capture(stage, &state()?);
+        }
+    }
+    Ok(())
+}
+
 /// A model the executor can run with any assignment.
 pub trait RunnableModel: Send + Sync {
     fn graph(&self) -> &Graph;
@@ -41,7 +62,8 @@ pub trait RunnableModel: Send + Sync {
 
     /// Runs stages `stage..` of the network on `input` and returns logits: from `input` itself
     /// when `stage` is 0, else from `state`, the state captured at the start of `stage` by an
-    /// earlier run on the same input. Passes every later stage's starting state to `capture`.
+    /// earlier run on the same input. Passes every later stage's starting state to `capture`
+    /// (when there is one).
     /// With the same assignment before `stage`, the result equals [`RunnableModel::run`]'s
     /// exactly. The default (one stage) is `run`.
     fn run_from(
@@ -50,7 +72,7 @@ pub trait RunnableModel: Send + Sync {
         stage: usize,
         _state: &Tensor,
         ctx: &mut LayerContext,
-        _capture: &mut dyn FnMut(usize, &Tensor),
+        _capture: Capture,
     ) -> Result<Tensor, ModelError> {
         if stage != 0 {
             return Err(no_stage(self.graph(), stage, self.stages()));
@@ -91,7 +113,8 @@ pub fn staged_fp32(
             states.push(state.clone());
         }
     };
-    let logits = model.run_from(input, 0, input, &mut LayerContext::new(fp32), &mut capture)?;
+    let mut ctx = LayerContext::new(fp32);
+    let logits = model.run_from(input, 0, input, &mut ctx, Some(&mut capture))?;
     if states.len() != model.stages() {
         return Err(ModelError::Invalid {
             what: format!("staged run of {}", model.graph().model),

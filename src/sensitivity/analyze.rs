@@ -312,9 +312,9 @@ impl<'a> Context<'a> {
         for ((batch, states), reference) in runs {
             let mut outputs = BTreeMap::new();
             let mut ctx = LayerContext::new(prepared).recording(&mut outputs);
-            let output =
-                self.model
-                    .run_from(batch, stage, &states[stage], &mut ctx, &mut |_, _| {})?;
+            let output = self
+                .model
+                .run_from(batch, stage, &states[stage], &mut ctx, None)?;
             values.push(reference.distance(&output)?);
             layer_outputs.extend(outputs.remove(layer));
         }

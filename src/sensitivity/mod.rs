@@ -11,6 +11,7 @@ pub mod measure;
 pub mod merge;
 pub mod stats;
 pub mod table;
+pub mod threads;
 pub mod validate;
 
 pub use analyze::{analyze, Proxy, Settings, CALIB_BATCH, DEFAULT_CALIB_IMAGES, DEFAULT_PROBES};

@@ -5,6 +5,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::weights::{Block, Dense, Norm, Table};
 use super::{Activation, BertConfig, BertWeights};
+use crate::model::executor::{reach, Capture};
 use crate::model::ops::{layer_norm, linear, softmax_last_dim};
 use crate::model::{InputLayout, LayerContext, ModelError};
 
@@ -66,13 +67,21 @@ pub fn encode(
         stage: 0,
         state: &batch.ids,
     };
-    encode_from(config, weights, ctx, batch, start, &mut |_, _| {})
+    encode_from(config, weights, ctx, batch, start, None)
 }
 
-/// Stages of a run: 0 the embeddings, `1 + 2b` the attention half of block `b`, `2 + 2b` its
-/// MLP half. A stage's state is the hidden states `[batch, seq, hidden]` at its start.
+/// Stages per block, one per linear layer: query, key, value, attention output, intermediate,
+/// output. A cell of a late layer in a block starts at its own layer, not at the block's start.
+const BLOCK_STAGES: usize = 6;
+
+/// Stages of a run: 0 the embeddings, then `1 + 6b + i` the `i`-th linear layer of block `b`
+/// ([`super::weights::Block::dense_layers`] order). A stage's state is what the rest of the
+/// block needs from before it, concatenated along the last dim: the hidden states at the block's
+/// start, then the query and key projections already made (query, key, value stages); the
+/// hidden states and the attention context (attention output); the attended states
+/// (intermediate); the attended states and the activated intermediate (output).
 pub fn stage_count(weights: &BertWeights) -> usize {
-    1 + 2 * weights.blocks.len()
+    1 + BLOCK_STAGES * weights.blocks.len()
 }
 
 /// The stage that reaches each quantizable layer, by layer name.
@@ -86,15 +95,13 @@ pub fn layer_stages(weights: &BertWeights) -> Vec<(String, usize)> {
     let mut stages: Vec<(String, usize)> = tables.iter().map(|t| (t.name.clone(), 0)).collect();
     for (index, block) in weights.blocks.iter().enumerate() {
         for (position, dense) in block.dense_layers().iter().enumerate() {
-            // query, key, value, attention output are the attention half.
-            let half = usize::from(position >= 4);
-            stages.push((dense.name.clone(), 1 + 2 * index + half));
+            stages.push((dense.name.clone(), 1 + BLOCK_STAGES * index + position));
         }
     }
     stages
 }
 
-/// Where a run starts: `stage` and the hidden states at its start (anything for stage 0).
+/// Where a run starts: `stage` and the state at its start (anything for stage 0).
 #[derive(Debug, Clone, Copy)]
 pub struct Start<'a> {
     pub stage: usize,
@@ -102,47 +109,185 @@ pub struct Start<'a> {
 }
 
 /// Last hidden states, running stages `start.stage..` and passing the starting state of every
-/// later stage to `capture`.
+/// later stage to `capture` (when there is one).
 pub fn encode_from(
     config: &BertConfig,
     weights: &BertWeights,
     ctx: &mut LayerContext,
     batch: &TokenBatch,
     start: Start,
-    capture: &mut dyn FnMut(usize, &Tensor),
+    mut capture: Capture,
 ) -> Result<Tensor> {
-    let mut hidden = if start.stage == 0 {
-        embed(config, weights, ctx, batch)?
-    } else {
-        start.state.clone()
-    };
+    let mut hidden = (start.stage == 0)
+        .then(|| embed(config, weights, ctx, batch))
+        .transpose()?;
     // (1 − mask) · f32::MIN added to the scores, as Hugging Face and candle-transformers do.
     let (size, seq) = batch.mask.dims2()?;
     let additive_mask = ((1.0 - &batch.mask)? * f64::from(f32::MIN))?.reshape((size, 1, 1, seq))?;
     for (index, block) in weights.blocks.iter().enumerate() {
-        let attention_stage = 1 + 2 * index;
-        if enters(start.stage, attention_stage, &hidden, capture) {
-            hidden = attention_half(config, block, ctx, &hidden, &additive_mask)?;
+        let first = 1 + BLOCK_STAGES * index;
+        if start.stage >= first + BLOCK_STAGES {
+            continue;
         }
-        if enters(start.stage, attention_stage + 1, &hidden, capture) {
-            hidden = mlp_half(config, block, ctx, &hidden)?;
-        }
+        let entry = match hidden.take() {
+            Some(hidden) => Entry::Before(hidden),
+            None => Entry::At(start.stage - first, start.state),
+        };
+        let run = BlockRun {
+            config,
+            block,
+            first,
+            start: start.stage,
+            additive_mask: &additive_mask,
+        };
+        hidden = Some(run.from(ctx, entry, &mut capture)?);
     }
-    Ok(hidden)
+    // A start past the last block is refused by `run_from`; the embeddings-only case (no
+    // blocks) returns the embeddings.
+    hidden.ok_or_else(|| ModelError::Invalid {
+        what: format!("run from stage {}", start.stage),
+        reason: format!("the encoder has stages 0..{}", stage_count(weights)),
+    })
 }
 
-/// Whether a run that starts at stage `start` computes `stage`; a run that reaches `stage` from
-/// an earlier one passes the state at its start to `capture`.
-fn enters(
+/// How a run enters a block: from an earlier stage with the hidden states, or at the block's
+/// `sub`-th stage with that stage's captured state.
+enum Entry<'a> {
+    Before(Tensor),
+    At(usize, &'a Tensor),
+}
+
+/// One block of one run.
+struct BlockRun<'a> {
+    config: &'a BertConfig,
+    block: &'a Block,
+    /// The block's first stage.
+    first: usize,
+    /// The run's first stage.
     start: usize,
-    stage: usize,
-    hidden: &Tensor,
-    capture: &mut dyn FnMut(usize, &Tensor),
-) -> bool {
-    if start < stage {
-        capture(stage, hidden);
+    additive_mask: &'a Tensor,
+}
+
+impl BlockRun<'_> {
+    /// The block's output from `entry` on, capturing the state at each later stage.
+    fn from(&self, ctx: &mut LayerContext, entry: Entry, capture: &mut Capture) -> Result<Tensor> {
+        let (sub, state) = match entry {
+            Entry::Before(hidden) => (0, hidden),
+            Entry::At(sub, state) => (sub, state.clone()),
+        };
+        let width = self.config.hidden_size;
+        let block = self.block;
+        let attended = match sub {
+            0..=3 => {
+                let (hidden, context) = if sub == 3 {
+                    split_two(&state, width)?
+                } else {
+                    self.attention(ctx, sub, state.clone(), capture)?
+                };
+                reach(self.start, self.first + 3, capture, || {
+                    concat(&[hidden.clone(), context.clone()])
+                })?;
+                let output = dense(ctx, &block.attention_output, &context)?;
+                norm(&(output + &hidden)?, &block.attention_norm, self.config)?
+            }
+            4 => state.clone(),
+            _ => split_two(&state, width)?.0,
+        };
+        let activated = if sub <= 4 {
+            reach(self.start, self.first + 4, capture, || Ok(attended.clone()))?;
+            let inner = dense(ctx, &block.intermediate, &attended)?;
+            let activated = match self.config.activation {
+                Activation::GeluErf => inner.gelu_erf()?,
+                Activation::GeluTanh => inner.gelu()?,
+                Activation::Relu => inner.relu()?,
+            };
+            reach(self.start, self.first + 5, capture, || {
+                concat(&[attended.clone(), activated.clone()])
+            })?;
+            activated
+        } else {
+            split_two(&state, width)?.1
+        };
+        let output = dense(ctx, &block.output, &activated)?;
+        norm(&(output + attended)?, &block.output_norm, self.config)
     }
-    start <= stage
+
+    /// The query, key and value projections from stage `sub` (0, 1 or 2) on, then attention:
+    /// (hidden states, context). `state` is the hidden states, then the projections already
+    /// made.
+    fn attention(
+        &self,
+        ctx: &mut LayerContext,
+        sub: usize,
+        state: Tensor,
+        capture: &mut Capture,
+    ) -> Result<(Tensor, Tensor)> {
+        let width = self.config.hidden_size;
+        let mut parts = if sub == 0 {
+            vec![state]
+        } else {
+            split(&state, &vec![width; sub + 1])?
+        };
+        let block = self.block;
+        let projections = [&block.query, &block.key, &block.value];
+        for (position, layer) in projections.iter().enumerate().skip(sub) {
+            reach(self.start, self.first + position, capture, || {
+                concat(&parts)
+            })?;
+            let projected = dense(ctx, layer, &parts[0])?;
+            parts.push(projected);
+        }
+        let context = self.attend(&parts[1], &parts[2], &parts[3])?;
+        Ok((parts.swap_remove(0), context))
+    }
+
+    /// Multi-head self-attention of projected queries, keys and values `[batch, seq, hidden]`:
+    /// the context `[batch, seq, hidden]` the attention output layer takes.
+    fn attend(&self, query: &Tensor, key: &Tensor, value: &Tensor) -> Result<Tensor> {
+        let config = self.config;
+        let (size, seq, width) = query.dims3()?;
+        let (heads, head_dim) = (config.num_attention_heads, config.head_dim());
+        let split = |x: &Tensor| {
+            x.reshape((size, seq, heads, head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (query, key, value) = (split(query)?, split(key)?, split(value)?);
+        let scores = (query.matmul(&key.t()?)? / (head_dim as f64).sqrt())?;
+        let probs = softmax_last_dim(&scores.broadcast_add(self.additive_mask)?)?;
+        let context = probs.matmul(&value)?.transpose(1, 2)?.contiguous()?;
+        Ok(context.reshape((size, seq, width))?)
+    }
+}
+
+/// `state` cut along its last dim into consecutive parts of these widths (each contiguous, so
+/// a layer run on a part gives exactly what it gave on the tensor the part was cut from).
+fn split(state: &Tensor, widths: &[usize]) -> Result<Vec<Tensor>> {
+    let mut offset = 0;
+    widths
+        .iter()
+        .map(|&width| {
+            let part = state.narrow(D::Minus1, offset, width)?.contiguous()?;
+            offset += width;
+            Ok(part)
+        })
+        .collect()
+}
+
+/// `state` cut into its first `width` columns and the rest.
+fn split_two(state: &Tensor, width: usize) -> Result<(Tensor, Tensor)> {
+    let rest = state.dim(D::Minus1)? - width;
+    let first = state.narrow(D::Minus1, 0, width)?.contiguous()?;
+    let second = state.narrow(D::Minus1, width, rest)?.contiguous()?;
+    Ok((first, second))
+}
+
+/// Parts joined along the last dim (a single part as it is).
+fn concat(parts: &[Tensor]) -> candle_core::Result<Tensor> {
+    match parts {
+        [one] => Ok(one.clone()),
+        _ => Tensor::cat(parts, D::Minus1),
+    }
 }
 
 /// Sentence embeddings as sentence-transformers computes them: the mean of the last hidden
@@ -198,55 +343,4 @@ fn norm(x: &Tensor, norm: &Norm, config: &BertConfig) -> Result<Tensor> {
         &norm.bias,
         config.layer_norm_eps,
     )?)
-}
-
-fn attention_half(
-    config: &BertConfig,
-    block: &Block,
-    ctx: &mut LayerContext,
-    hidden: &Tensor,
-    additive_mask: &Tensor,
-) -> Result<Tensor> {
-    let context = self_attention(config, block, ctx, hidden, additive_mask)?;
-    let attended = dense(ctx, &block.attention_output, &context)?;
-    norm(&(attended + hidden)?, &block.attention_norm, config)
-}
-
-fn mlp_half(
-    config: &BertConfig,
-    block: &Block,
-    ctx: &mut LayerContext,
-    attended: &Tensor,
-) -> Result<Tensor> {
-    let inner = dense(ctx, &block.intermediate, attended)?;
-    let inner = match config.activation {
-        Activation::GeluErf => inner.gelu_erf()?,
-        Activation::GeluTanh => inner.gelu()?,
-        Activation::Relu => inner.relu()?,
-    };
-    let output = dense(ctx, &block.output, &inner)?;
-    norm(&(output + attended)?, &block.output_norm, config)
-}
-
-fn self_attention(
-    config: &BertConfig,
-    block: &Block,
-    ctx: &mut LayerContext,
-    hidden: &Tensor,
-    additive_mask: &Tensor,
-) -> Result<Tensor> {
-    let (size, seq, width) = hidden.dims3()?;
-    let (heads, head_dim) = (config.num_attention_heads, config.head_dim());
-    let split = |x: Tensor| {
-        x.reshape((size, seq, heads, head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
-    };
-    let query = split(dense(ctx, &block.query, hidden)?)?;
-    let key = split(dense(ctx, &block.key, hidden)?)?;
-    let value = split(dense(ctx, &block.value, hidden)?)?;
-    let scores = (query.matmul(&key.t()?)? / (head_dim as f64).sqrt())?;
-    let probs = softmax_last_dim(&scores.broadcast_add(additive_mask)?)?;
-    let context = probs.matmul(&value)?.transpose(1, 2)?.contiguous()?;
-    Ok(context.reshape((size, seq, width))?)
 }

@@ -19,7 +19,7 @@ pub use forward::{mean_pool_normalize, Start, TokenBatch};
 pub use spam_eval::{SentenceMetrics, SpamEvalSettings, SpamTask};
 pub use weights::BertWeights;
 
-use super::executor::no_stage;
+use super::executor::{no_stage, Capture};
 use super::hf_files::{JsonConfig, TensorFile};
 use super::{
     seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
@@ -231,7 +231,7 @@ impl RunnableModel for Bert {
         Ok(mean_pool_normalize(&hidden, &batch.mask)?)
     }
 
-    /// The embeddings, then two per block (attention half, MLP half).
+    /// The embeddings, then six per block (one per linear layer).
     fn stages(&self) -> usize {
         forward::stage_count(&self.weights)
     }
@@ -246,7 +246,7 @@ impl RunnableModel for Bert {
         stage: usize,
         state: &Tensor,
         ctx: &mut LayerContext,
-        capture: &mut dyn FnMut(usize, &Tensor),
+        capture: Capture,
     ) -> Result<Tensor, ModelError> {
         if stage >= self.stages() {
             return Err(no_stage(&self.graph, stage, self.stages()));

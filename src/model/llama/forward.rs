@@ -6,6 +6,7 @@ use candle_core::{IndexOp, Tensor};
 
 use super::weights::{LlamaBlock, Matrix};
 use super::{LlamaConfig, LlamaWeights};
+use crate::model::executor::{reach, Capture};
 use crate::model::ops::{
     causal_mask, linear, rms_norm, rope_interleaved, rope_tables, softmax_last_dim,
 };
@@ -34,7 +35,7 @@ pub fn logits(
         stage: 0,
         state: ids,
     };
-    logits_from(config, weights, ctx, ids, positions, start, &mut |_, _| {})
+    logits_from(config, weights, ctx, ids, positions, start, None)
 }
 
 /// Stages of a run: 0 the embedding lookup, `1 + 2b` the attention half of block `b`, `2 + 2b`
@@ -74,7 +75,7 @@ pub fn logits_from(
     ids: &Tensor,
     positions: Positions,
     start: Start,
-    capture: &mut dyn FnMut(usize, &Tensor),
+    mut capture: Capture,
 ) -> Result<Tensor> {
     let seq = ids.dim(1)?;
     let mut hidden = if start.stage == 0 {
@@ -86,37 +87,30 @@ pub fn logits_from(
     let mask = causal_mask(seq)?;
     for (index, block) in weights.blocks.iter().enumerate() {
         let attention_stage = 1 + 2 * index;
-        if enters(start.stage, attention_stage, &hidden, capture) {
+        if start.stage <= attention_stage {
+            reach(start.stage, attention_stage, &mut capture, || {
+                Ok(hidden.clone())
+            })?;
             let normed = rms_norm(&hidden, &block.attn_norm, config.rms_norm_eps)?;
             let attended = attention(config, block, ctx, &normed, (&cos, &sin), &mask)?;
             hidden = (hidden + attended)?;
         }
-        if enters(start.stage, attention_stage + 1, &hidden, capture) {
+        if start.stage <= attention_stage + 1 {
+            reach(start.stage, attention_stage + 1, &mut capture, || {
+                Ok(hidden.clone())
+            })?;
             let normed = rms_norm(&hidden, &block.ffn_norm, config.rms_norm_eps)?;
             hidden = (&hidden + mlp(block, ctx, &normed)?)?;
         }
     }
-    enters(start.stage, stage_count(weights) - 1, &hidden, capture);
+    let head = stage_count(weights) - 1;
+    reach(start.stage, head, &mut capture, || Ok(hidden.clone()))?;
     let hidden = rms_norm(&hidden, &weights.output_norm, config.rms_norm_eps)?;
     let hidden = match positions {
         Positions::All => hidden,
         Positions::Last => hidden.i((.., seq - 1, ..))?,
     };
     matmul(ctx, &weights.output, &hidden)
-}
-
-/// Whether a run that starts at stage `start` computes `stage`; a run that reaches `stage` from
-/// an earlier one passes the state at its start to `capture`.
-fn enters(
-    start: usize,
-    stage: usize,
-    hidden: &Tensor,
-    capture: &mut dyn FnMut(usize, &Tensor),
-) -> bool {
-    if start < stage {
-        capture(stage, hidden);
-    }
-    start <= stage
 }
 
 fn embed(

@@ -22,7 +22,7 @@ pub use lm_eval::{LmEvalSettings, LmMetrics, LmTask};
 pub use tokenizer::{LlamaTokenizer, SUPPORTED_PRE_TOKENIZERS};
 pub use weights::{expected_tensors, LlamaBlock, LlamaWeights, Matrix};
 
-use super::executor::no_stage;
+use super::executor::{no_stage, Capture};
 use super::{
     seq_graph, Graph, LayerContext, ModelError, PreparedAssignment, RunnableModel, SeqModelError,
 };
@@ -181,7 +181,7 @@ impl RunnableModel for Llama {
         stage: usize,
         state: &Tensor,
         ctx: &mut LayerContext,
-        capture: &mut dyn FnMut(usize, &Tensor),
+        capture: Capture,
     ) -> Result<Tensor, ModelError> {
         if stage >= self.stages() {
             return Err(no_stage(&self.graph, stage, self.stages()));
