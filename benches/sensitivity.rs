@@ -7,7 +7,7 @@
 //! ([`bitplan::sensitivity::threads`]); the baseline's forwards are spread over the cores the same
 //! way.
 //!
-//! - fashion-cnn: `int-weight-only.toml`, 128 images.
+//! - fashion-cnn and mnist-cnn: `int-weight-only.toml`, 128 images (one stage: no prefix reuse).
 //! - minilm: `int-weight-only.toml` restricted to w8 and w2 on all 39 layers (78 cells), 32
 //!   messages of <= 64 tokens (the analysis's own token limit; a quarter of its messages).
 //! - smollm2: w4 on every 8th of the 212 layers and the output head (28 cells, spread evenly
@@ -103,8 +103,16 @@ fn compare(
 }
 
 fn fashion_cnn(c: &mut Criterion) {
+    cnn(c, "fashion-cnn");
+}
+
+fn mnist_cnn(c: &mut Criterion) {
+    cnn(c, "mnist-cnn");
+}
+
+fn cnn(c: &mut Criterion, model: &str) {
     pool();
-    let classifier = load_image_classifier("fashion-cnn", None).expect("fashion-cnn");
+    let classifier = load_image_classifier(model, None).expect(model);
     let resolved = space(&classifier.model);
     let batches: Vec<_> = classifier
         .calibration
@@ -115,8 +123,8 @@ fn fashion_cnn(c: &mut Criterion) {
             batch.expect("batch").pixels
         })
         .collect();
-    let name = "sensitivity-fashion-cnn-int-weight-only";
-    compare(c, name, &classifier.model, &resolved, &batches, Metric::Kl);
+    let name = format!("sensitivity-{model}-int-weight-only");
+    compare(c, &name, &classifier.model, &resolved, &batches, Metric::Kl);
 }
 
 fn minilm(c: &mut Criterion) {
@@ -179,5 +187,5 @@ fn smollm2(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fashion_cnn, minilm, smollm2);
+criterion_group!(benches, fashion_cnn, mnist_cnn, minilm, smollm2);
 criterion_main!(benches);
