@@ -4,6 +4,7 @@
 //! `sensitivity`, `hardware` (cost model), `search` (solvers, Pareto fronts), `validate`,
 //! `report`, `export`. Each stage returns plain serde values; the library never prints.
 
+pub mod alloc;
 pub mod data;
 pub mod demo;
 pub mod export;

@@ -3,6 +3,8 @@
 //! freed memory. For the start of a process (the `analyze` command, the sensitivity bench):
 //! candle and glibc read these settings once.
 
+use crate::alloc::{self, Setting};
+
 /// Sets this process up for cells side by side and returns how many run at once:
 /// RAYON_NUM_THREADS if it is set, else every CPU. Run the analysis in a rayon pool of that many
 /// threads (see [`cell_pool`]).
@@ -37,11 +39,7 @@ pub fn cell_pool(cells: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBui
 /// 85 CPU seconds in the kernel that way, 0.3 s with this, and took 39.6 s instead of 43.1 s.
 /// A no-op off glibc.
 fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters, which apply to later allocations.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
-    }
+    alloc::set(Setting::MmapThreshold, 32 << 20);
+    alloc::set(Setting::TrimThreshold, i32::MAX);
+    alloc::set(Setting::TopPad, 256 << 20);
 }

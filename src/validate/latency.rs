@@ -9,9 +9,9 @@
 //! Weights are cold, as the profile prices them (streamed from DRAM, as calibration measured):
 //! [`COLD_BYTES`] are read between two passes over a plan, so no pass finds weights the one
 //! before it left in the cache. (A small model run in a tight loop keeps its weights cached and
-//! runs faster than this; the cost model does not price cache-resident weights.) A plan is passed `repeats` times
-//! and each layer's time is its fastest call (other processes only ever add time). A plan's measured
-//! latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
+//! runs faster than this; the cost model does not price cache-resident weights.) A plan is passed
+//! `repeats` times and each layer's time is its fastest call (other processes only ever add
+//! time). A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
 //! not applied: the cost model prices each layer alone, so any admissible mix tests it.
 
 use std::collections::btree_map::Entry;

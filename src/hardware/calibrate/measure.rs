@@ -16,6 +16,7 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
 use super::measurements::{Kernel, Machine, MatmulSample, Measurements, ReadSample, SCHEMA};
+use crate::alloc::{self, Setting};
 use crate::hardware::error::HardwareError;
 
 /// `seconds` is the call time at this quantile (1/10: the 10th percentile). Other processes
@@ -46,20 +47,10 @@ const CALL_THRESHOLD_BYTES: i32 = 32 << 20;
 /// get pages of their own: an f32 192 x 576 matmul at 8 rows took 206 us instead of 56 us when
 /// its per-call buffer was mapped and unmapped on every call. Off glibc, just `allocate()`.
 pub fn with_page_aligned<T>(allocate: impl FnOnce() -> T) -> T {
-    set_mmap_threshold(WEIGHT_THRESHOLD_BYTES);
+    alloc::set(Setting::MmapThreshold, WEIGHT_THRESHOLD_BYTES);
     let result = allocate();
-    set_mmap_threshold(CALL_THRESHOLD_BYTES);
+    alloc::set(Setting::MmapThreshold, CALL_THRESHOLD_BYTES);
     result
-}
-
-fn set_mmap_threshold(bytes: i32) {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters, which apply to later allocations.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = bytes;
 }
 
 /// Rows of the warm-up call (see [`warm_up`]).
