@@ -10,8 +10,9 @@
 //! - fashion-cnn and mnist-cnn: `int-weight-only.toml`, 128 images (one stage: no prefix reuse).
 //! - minilm: `int-weight-only.toml` restricted to w8 and w2 on all 39 layers (78 cells), 32
 //!   messages of <= 64 tokens (the analysis's own token limit; a quarter of its messages).
-//! - smollm2: w4 on every 8th of the 212 layers and the output head (28 cells, spread evenly
-//!   over the stages), one window of 128 tokens (the analysis's own window length). Beside it,
+//! - smollm2: all six candidates of every 24th of the 212 layers, from the 12th (54 cells on 9
+//!   layers spread evenly over the depth: a layer's candidates run side by side in one batch, as
+//!   in the full table), one window of 128 tokens (the analysis's own window length). Beside it,
 //!   the KL distance of one batch's logits (49k vocabulary) to the reference: the measure
 //!   step's share of a cell.
 
@@ -39,8 +40,9 @@ const CALIB_SENTENCES: usize = 32;
 const SENTENCE_TOKENS: usize = 64;
 /// Tokens of the smollm2 calibration window.
 const LM_TOKENS: usize = 128;
-/// Every how many layers smollm2's bench analyzes one.
-const LM_LAYER_STRIDE: usize = 8;
+/// Every how many layers smollm2's bench analyzes one, and the first.
+const LM_LAYER_STRIDE: usize = 24;
+const LM_FIRST_LAYER: usize = 12;
 
 /// The pool cells run in, set up once per process before candle runs anything.
 fn pool() -> &'static rayon::ThreadPool {
@@ -157,16 +159,12 @@ fn smollm2(c: &mut Criterion) {
     let ids = llama.tokenizer.encode(&text).expect("tokens")[..LM_TOKENS].to_vec();
     let batches = vec![bitplan::model::llama::Llama::ids_tensor(&ids).expect("ids")];
     let mut resolved = space(&llama);
-    let last = resolved.layers.len() - 1;
     let kept = resolved.layers.iter().enumerate();
-    let kept = kept.filter(|(i, _)| i % LM_LAYER_STRIDE == 0 || *i == last);
+    let kept = kept.filter(|(i, _)| i % LM_LAYER_STRIDE == LM_FIRST_LAYER);
     resolved.layers = kept.map(|(_, layer)| layer.clone()).collect();
-    for layer in &mut resolved.layers {
-        layer.candidates.retain(|c| c.name == "w4");
-    }
     compare(
         c,
-        "sensitivity-smollm2-w4-every-8th-layer",
+        "sensitivity-smollm2-every-24th-layer",
         &llama,
         &resolved,
         &batches,

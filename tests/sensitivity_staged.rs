@@ -12,7 +12,7 @@ use bitplan::model::llama::{Llama, SMOLLM2_FIXTURE};
 use bitplan::model::{Assignment, LayerContext, LayerFormats, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
 use bitplan::sensitivity::measure::{measure, reference_outputs};
-use bitplan::sensitivity::{analyze, Metric, Settings};
+use bitplan::sensitivity::{analyze, Metric, SensitivityTable, Settings, Shard};
 use bitplan::space::{resolve, SearchSpace};
 use candle_core::Tensor;
 use common::max_abs_diff;
@@ -194,4 +194,64 @@ fn minilm_table_is_identical_with_one_and_two_threads() {
         serde_json::to_string(&table).unwrap()
     };
     assert_eq!(run(1), run(2));
+}
+
+/// A layer's candidates run stacked in one batch (smollm2): a kill that leaves part of a group
+/// in the journal, then `--resume`, and two shards merged, each give the table of one whole run.
+#[test]
+fn smollm2_stacked_groups_resume_and_shard_to_the_same_table() {
+    let (llama, ids) = smollm2();
+    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
+    let mut resolved = resolve(&space, llama.graph()).unwrap();
+    let count = resolved.layers.len();
+    resolved.layers = [5, count / 2]
+        .iter()
+        .map(|&i| resolved.layers[i].clone())
+        .collect();
+    let settings = |shard| Settings {
+        metric: Metric::Kl,
+        proxies: vec![],
+        hutchinson_probes: 0,
+        seed: 0,
+        shard,
+    };
+    let batches = [ids];
+    let dir = std::env::temp_dir().join(format!("bitplan-stacked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("sens.json.journal");
+    let run = |shard, journal: Option<(&std::path::Path, bool)>| {
+        analyze(
+            &llama,
+            &resolved,
+            &batches,
+            &settings(shard),
+            journal,
+            &|_, _| {},
+        )
+        .unwrap()
+    };
+    let whole = run(None, Some((&journal, false)));
+    assert_eq!(whole.cells.len(), 4);
+    let json = |table: &SensitivityTable| serde_json::to_string(&table.cells).unwrap();
+    // Keep the header and the first cell of the first group.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&journal, format!("{}\n", lines[..2].join("\n"))).unwrap();
+    let resumed = run(None, Some((&journal, true)));
+    assert_eq!(json(&whole), json(&resumed));
+    let written = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert_eq!(written, 1 + 4, "each cell journaled once");
+    // Shards take whole groups.
+    let shards: Vec<SensitivityTable> = (1..=2)
+        .map(|index| run(Some(Shard { index, count: 2 }), None))
+        .collect();
+    assert_eq!(shards[0].cells.len(), 2);
+    let mut cells: Vec<_> = shards.into_iter().flat_map(|s| s.cells).collect();
+    cells.sort_by_key(|cell| cell.index);
+    assert_eq!(
+        serde_json::to_string(&cells).unwrap(),
+        serde_json::to_string(&whole.cells).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -55,6 +55,14 @@ pub trait RunnableModel: Send + Sync {
         1
     }
 
+    /// Whether every linear layer runs through [`crate::model::ops::linear`], so that a prepared
+    /// weight may be a stack `[c, out, in]` applying weight `i` to the `i`-th of `c` equal parts
+    /// of the batch: the analysis runs a layer's candidates side by side in one batch, sharing
+    /// one pass through the rest of the network. `false` (the default): never stacked.
+    fn stacks_weights(&self) -> bool {
+        false
+    }
+
     /// The stage whose computation reaches `layer` (0 for unknown layers and one-stage models).
     fn stage_of(&self, _layer: &str) -> usize {
         0

@@ -34,11 +34,38 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
 }
 
 /// `x · weightᵀ (+ bias)` for `x` of any rank ≥ 2 and `weight` `[out, in]`, as `candle_nn::Linear`
-/// computes it (a plain matmul with the transposed weight; differentiable).
+/// computes it (a plain matmul with the transposed weight; differentiable). The leading dims of
+/// `x` are folded into one, so the whole batch is one matrix product (candle runs a batched
+/// product as one small product per batch entry, each packing the weight again).
+///
+/// A stack of weights `[c, out, in]` applies weight `i` to the `i`-th of `c` equal parts of
+/// `x`'s first dim: `c` variants of a layer run side by side in one batch.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let dims = x.dims();
-    let y = match dims {
-        [batch, _, _] => x.matmul(&weight.broadcast_left(*batch)?.t()?)?,
+    let dims = x.dims().to_vec();
+    let (rows, width) = (
+        dims[..dims.len() - 1].iter().product::<usize>(),
+        dims[dims.len() - 1],
+    );
+    let y = match weight.dims() {
+        [stack, out, _] => {
+            if dims.len() < 2 || !dims[0].is_multiple_of(*stack) {
+                candle_core::bail!(
+                    "a stack of {stack} weights needs a batch of whole parts, got input {dims:?}"
+                );
+            }
+            let product = x
+                .reshape((*stack, rows / stack, width))?
+                .matmul(&weight.t()?)?;
+            let mut out_dims = dims.clone();
+            *out_dims.last_mut().expect("rank >= 1") = *out;
+            product.reshape(out_dims)?
+        }
+        [out, _] if dims.len() > 2 => {
+            let product = x.reshape((rows, width))?.matmul(&weight.t()?)?;
+            let mut out_dims = dims.clone();
+            *out_dims.last_mut().expect("rank >= 1") = *out;
+            product.reshape(out_dims)?
+        }
         _ => x.matmul(&weight.t()?)?,
     };
     match bias {

@@ -30,3 +30,4 @@ pub use format::{
     INT_BITS,
 };
 pub use metrics::{error_metrics, ErrorMetrics};
+pub use rows::with_f32;

@@ -4,7 +4,7 @@
 //! The fp32 reference outputs, the calibration ranges and the per-layer gradient statistics are
 //! computed once and shared by all cells of a layer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,10 +26,11 @@ use super::table::{
 use super::SensitivityError;
 use crate::model::calibrate::DEFAULT_RANGE_METHOD;
 use crate::model::executor::staged_fp32;
+use crate::model::OpKind;
 use crate::model::{
     Assignment, Calibration, LayerContext, LayerFormats, PreparedAssignment, RunnableModel,
 };
-use crate::quant::{error_metrics, fake_quant_weight};
+use crate::quant::{error_metrics, fake_quant_weight, with_f32, Format};
 use crate::space::{Candidate, ResolvedSpace};
 
 /// Hutchinson probes per layer by default: the estimate's relative error falls as 1/√probes.
@@ -83,12 +84,50 @@ struct CellJob {
     candidate: Candidate,
 }
 
+/// One cell's measurement: the distance per batch, and the layer's output per batch when
+/// recorded.
+type Measured = (Vec<f64>, Vec<Tensor>);
+
 /// Per-layer gradient statistics shared by the layer's cells.
 #[derive(Default)]
 struct LayerStats {
     /// Per batch: the fp32 output and (∂L/∂Y)².
     fisher: Option<Vec<OutputGradient>>,
     trace: Option<f64>,
+}
+
+/// Most candidates of one layer run side by side in one batch (memory: each adds a batch of
+/// activations, and for a 49k-token LM a batch of logits).
+const MAX_STACK: usize = 8;
+
+/// The cells in the groups that run together: consecutive candidates of one layer with the same
+/// activation format, stacked in one batch (see [`RunnableModel::stacks_weights`]) where the
+/// model can and something runs after the layer's stage; every other cell alone. Groups depend
+/// only on the model and the space, never on which cells are pending, so a resumed or sharded
+/// run computes every cell exactly as a whole run does.
+fn groups(model: &dyn RunnableModel, space: &ResolvedSpace) -> Vec<Vec<CellJob>> {
+    let graph = model.graph();
+    let stacks = |job: &CellJob| {
+        let layer = graph.layer(&job.layer);
+        model.stacks_weights()
+            && layer.is_some_and(|l| l.op == OpKind::Linear && l.weight_shape.len() == 2)
+            && model.stage_of(&job.layer) + 1 < model.stages()
+    };
+    let mut groups: Vec<Vec<CellJob>> = Vec::new();
+    for job in jobs(space) {
+        let joins = groups.last().is_some_and(|group| {
+            let first = &group[0];
+            stacks(&job)
+                && first.layer == job.layer
+                && first.candidate.activation == job.candidate.activation
+                && group.len() < MAX_STACK
+        });
+        match groups.last_mut() {
+            Some(group) if joins => group.push(job),
+            _ => groups.push(vec![job]),
+        }
+    }
+    groups
 }
 
 fn jobs(space: &ResolvedSpace) -> Vec<CellJob> {
@@ -157,18 +196,25 @@ pub fn provenance(
 /// Feeds the tensor's values as little-endian f32 bytes to `hasher` (the same digest as hashing
 /// all tensors' bytes concatenated, without building that buffer: 540 MB for smollm2).
 fn hash_tensor(hasher: &mut Sha256, tensor: &Tensor) -> Result<(), SensitivityError> {
-    let values = tensor
-        .to_dtype(DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
-    if cfg!(target_endian = "little") {
-        hasher.update(bytemuck::cast_slice::<f32, u8>(&values));
-    } else {
-        for value in values {
-            hasher.update(value.to_le_bytes());
+    // Token ids hash as their f32 values too; float tensors are read in place.
+    let tensor = match tensor.dtype().is_float() {
+        true => tensor.clone(),
+        false => tensor.to_dtype(DType::F32)?,
+    };
+    with_f32(&tensor, |values| {
+        if cfg!(target_endian = "little") {
+            hasher.update(bytemuck::cast_slice::<f32, u8>(values));
+        } else {
+            for value in values {
+                hasher.update(value.to_le_bytes());
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .map_err(|error| SensitivityError::Invalid {
+        what: format!("hashing a tensor of shape {:?}", tensor.dims()),
+        reason: error.to_string(),
+    })
 }
 
 fn hex(digest: &[u8]) -> String {
@@ -192,13 +238,23 @@ pub fn analyze(
             reason: "no batches: pass --calib N with N >= 1".into(),
         });
     }
-    let provenance = provenance(model, space, batches, settings)?;
-    let all = jobs(space);
-    let total_cells = all.len();
-    let mine: Vec<CellJob> = all
+    // Hashing the weights for the provenance (a forward's time for smollm2) runs beside the
+    // fp32 passes.
+    let (provenance, staged) = rayon::join(
+        || provenance(model, space, batches, settings),
+        || staged_passes(model, batches),
+    );
+    let (provenance, staged) = (provenance?, staged?);
+    let all = groups(model, space);
+    let total_cells = all.iter().map(Vec::len).sum();
+    // A shard takes whole groups: every n-th.
+    let mine: Vec<Vec<CellJob>> = all
         .into_iter()
-        .filter(|job| in_shard(settings.shard, job.index))
+        .enumerate()
+        .filter(|(index, _)| in_shard(settings.shard, *index))
+        .map(|(_, group)| group)
         .collect();
+    let mine_cells: usize = mine.iter().map(Vec::len).sum();
     let (journal, mut finished) = match journal {
         Some((path, resume)) => {
             let (journal, cells) = Journal::open(path, &provenance, settings.shard, resume)?;
@@ -206,26 +262,56 @@ pub fn analyze(
         }
         None => (None, Vec::new()),
     };
-    let done_indices: Vec<usize> = finished.iter().map(|c| c.index).collect();
-    let pending: Vec<CellJob> = mine
+    let done_indices: BTreeSet<usize> = finished.iter().map(|c| c.index).collect();
+    // A group with any cell left runs whole (the finished cells come out the same and are
+    // not written again).
+    let pending: Vec<&Vec<CellJob>> = mine
         .iter()
-        .filter(|job| !done_indices.contains(&job.index))
-        .cloned()
+        .filter(|group| group.iter().any(|job| !done_indices.contains(&job.index)))
         .collect();
-    let done = AtomicUsize::new(mine.len() - pending.len());
-    progress(done.load(Ordering::SeqCst), mine.len());
-    let context = Context::new(model, space, batches, settings, &pending)?;
-    let computed: Vec<Cell> = pending
-        .par_iter()
-        .map(|job| {
-            let cell = context.cell(job)?;
-            if let Some(journal) = &journal {
-                journal.append(&cell)?;
+    let done = AtomicUsize::new(done_indices.len());
+    progress(done.load(Ordering::SeqCst), mine_cells);
+    let pending_jobs: Vec<CellJob> = pending.iter().flat_map(|g| g.iter().cloned()).collect();
+    let context = Context::new(model, space, batches, settings, &pending_jobs, staged)?;
+    let run_group = |group: &Vec<CellJob>| -> Result<Vec<Cell>, SensitivityError> {
+        let cells = context.cells(group)?;
+        let new: Vec<Cell> = cells
+            .into_iter()
+            .filter(|cell| !done_indices.contains(&cell.index))
+            .collect();
+        if let Some(journal) = &journal {
+            for cell in &new {
+                journal.append(cell)?;
             }
-            progress(done.fetch_add(1, Ordering::SeqCst) + 1, mine.len());
-            Ok(cell)
-        })
-        .collect::<Result<_, SensitivityError>>()?;
+        }
+        progress(
+            done.fetch_add(new.len(), Ordering::SeqCst) + new.len(),
+            mine_cells,
+        );
+        Ok(new)
+    };
+    // Each worker takes the next group in order, and the order is by stage, so the longest runs
+    // go first and the last ones to finish are short (rayon's halving of the list left one
+    // worker with the early, long groups: smollm2's bench took 7.7 s where 5.9 s of work was).
+    let next = AtomicUsize::new(0);
+    let outcomes = rayon::broadcast(|_| {
+        let mut cells = Vec::new();
+        while let Some(group) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
+            match run_group(group) {
+                Ok(new) => cells.extend(new),
+                Err(error) => {
+                    // The other workers stop at their next group.
+                    next.store(pending.len(), Ordering::SeqCst);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(cells)
+    });
+    let mut computed = Vec::new();
+    for outcome in outcomes {
+        computed.extend(outcome?);
+    }
     finished.extend(computed);
     finished.sort_by_key(|cell| cell.index);
     let table = SensitivityTable {
@@ -238,6 +324,18 @@ pub fn analyze(
     };
     drop(journal);
     Ok(table)
+}
+
+/// The fp32 run of every batch with every stage's starting state (see [`staged_fp32`]).
+fn staged_passes(
+    model: &dyn RunnableModel,
+    batches: &[Tensor],
+) -> Result<Vec<(Tensor, Vec<Tensor>)>, SensitivityError> {
+    let fp32 = PreparedAssignment::fp32(model)?;
+    batches
+        .par_iter()
+        .map(|batch| Ok(staged_fp32(model, batch, &fp32)?))
+        .collect()
 }
 
 /// What every cell shares: reference outputs, the fp32 state at the start of every stage of
@@ -260,12 +358,8 @@ impl<'a> Context<'a> {
         batches: &'a [Tensor],
         settings: &'a Settings,
         pending: &[CellJob],
+        staged: Vec<(Tensor, Vec<Tensor>)>,
     ) -> Result<Self, SensitivityError> {
-        let fp32 = PreparedAssignment::fp32(model)?;
-        let staged = batches
-            .par_iter()
-            .map(|batch| Ok(staged_fp32(model, batch, &fp32)?))
-            .collect::<Result<Vec<_>, SensitivityError>>()?;
         let needs_ranges = space
             .layers
             .iter()
@@ -298,53 +392,103 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Per-batch distance to the reference with `prepared`, run from `layer`'s stage, and the
-    /// layer's own output per batch (for the Fisher proxy).
+    /// Per copy, the per-batch distance to the reference with `prepared`, run from `layer`'s
+    /// stage, and (when `record`) the layer's own output per batch (for the Fisher proxy).
+    /// `copies` > 1: each batch runs `copies` times side by side in one batch, for a layer
+    /// whose prepared weight is a stack of that many weights.
     fn measure(
         &self,
         layer: &str,
         prepared: &PreparedAssignment,
-    ) -> Result<(Vec<f64>, Vec<Tensor>), SensitivityError> {
+        copies: usize,
+        record: bool,
+    ) -> Result<Vec<Measured>, SensitivityError> {
         let stage = self.model.stage_of(layer);
         let runs = self.batches.iter().zip(&self.states).zip(&self.reference);
-        let mut layer_outputs = Vec::new();
-        let mut values = Vec::new();
+        let mut measured = vec![(Vec::new(), Vec::new()); copies];
         for ((batch, states), reference) in runs {
+            let repeat = |t: &Tensor| match copies {
+                1 => Ok(t.clone()),
+                _ => Tensor::cat(&vec![t; copies], 0),
+            };
+            let (input, state) = (repeat(batch)?, repeat(&states[stage])?);
             let mut outputs = BTreeMap::new();
-            let mut ctx = LayerContext::new(prepared).recording(&mut outputs);
-            let output = self
-                .model
-                .run_from(batch, stage, &states[stage], &mut ctx, None)?;
-            values.push(reference.distance(&output)?);
-            layer_outputs.extend(outputs.remove(layer));
+            let mut ctx = LayerContext::new(prepared);
+            if record {
+                ctx = ctx.recording(&mut outputs);
+            }
+            let output = self.model.run_from(&input, stage, &state, &mut ctx, None)?;
+            drop(ctx);
+            for (slot, part) in measured.iter_mut().zip(output.chunk(copies, 0)?) {
+                slot.0.push(reference.distance(&part)?);
+            }
+            if let Some(recorded) = outputs.remove(layer) {
+                for (slot, part) in measured.iter_mut().zip(recorded.chunk(copies, 0)?) {
+                    slot.1.push(part);
+                }
+            }
         }
-        Ok((values, layer_outputs))
+        Ok(measured)
     }
 
-    fn cell(&self, job: &CellJob) -> Result<Cell, SensitivityError> {
+    /// The cells of one group (see [`groups`]): one run for all of them.
+    fn cells(&self, group: &[CellJob]) -> Result<Vec<Cell>, SensitivityError> {
         let graph = self.model.graph();
-        let formats = LayerFormats {
+        let first = &group[0];
+        let formats = |job: &CellJob| LayerFormats {
             weight: job.candidate.weight,
             activation: job.candidate.activation,
         };
-        let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats);
-        let prepared = PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
-        let (values, layer_outputs) = self.measure(&job.layer, &prepared)?;
-        let layer = graph.layer(&job.layer);
-        let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
-            job.candidate.weight.bits_per_element(&l.weight_shape)
-        });
-        Ok(Cell {
-            index: job.index,
-            layer: job.layer.clone(),
-            candidate: job.candidate.name.clone(),
-            weight_format: job.candidate.weight.to_string(),
-            activation_format: job.candidate.activation.to_string(),
-            weight_bits,
-            weight_elements: layer.map_or(0, |l| l.weight_shape.iter().product()),
-            error: Estimate::from_values(&values),
-            proxies: self.proxies(job, &layer_outputs)?,
-        })
+        let prepared = match group {
+            [job] => {
+                let assignment = Assignment::fp32(graph).with_layer(&job.layer, formats(job));
+                PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?
+            }
+            _ => {
+                // The activation format the group shares; the weight a stack of the candidates'.
+                let shared = LayerFormats {
+                    weight: Format::Fp32,
+                    activation: first.candidate.activation,
+                };
+                let assignment = Assignment::fp32(graph).with_layer(&first.layer, shared);
+                let mut prepared =
+                    PreparedAssignment::new(self.model, &assignment, self.calibration.as_ref())?;
+                let weights = group
+                    .iter()
+                    .map(|job| quantized_weight(self.model, job))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(entry) = prepared.layers.get_mut(&first.layer) {
+                    entry.weight = Some(Tensor::stack(&weights, 0)?);
+                }
+                prepared
+            }
+        };
+        let record = self
+            .stats
+            .get(&first.layer)
+            .is_some_and(|s| s.fisher.is_some());
+        let measured = self.measure(&first.layer, &prepared, group.len(), record)?;
+        let layer = graph.layer(&first.layer);
+        group
+            .iter()
+            .zip(measured)
+            .map(|(job, (values, layer_outputs))| {
+                let weight_bits = layer.filter(|l| l.has_weight()).map_or(0.0, |l| {
+                    job.candidate.weight.bits_per_element(&l.weight_shape)
+                });
+                Ok(Cell {
+                    index: job.index,
+                    layer: job.layer.clone(),
+                    candidate: job.candidate.name.clone(),
+                    weight_format: job.candidate.weight.to_string(),
+                    activation_format: job.candidate.activation.to_string(),
+                    weight_bits,
+                    weight_elements: layer.map_or(0, |l| l.weight_shape.iter().product()),
+                    error: Estimate::from_values(&values),
+                    proxies: self.proxies(job, &layer_outputs)?,
+                })
+            })
+            .collect()
     }
 
     fn proxies(
@@ -358,15 +502,7 @@ impl<'a> Context<'a> {
         let Some(weight) = self.model.weight(&job.layer).filter(|_| wanted) else {
             return Ok(proxies);
         };
-        let quantized = fake_quant_weight(job.candidate.weight, weight).map_err(|e| {
-            SensitivityError::Invalid {
-                what: format!(
-                    "layer `{}` weight format {}",
-                    job.layer, job.candidate.weight
-                ),
-                reason: e.to_string(),
-            }
-        })?;
+        let quantized = quantized_weight(self.model, job)?;
         let metrics = error_metrics(weight, &quantized).map_err(|e| SensitivityError::Invalid {
             what: format!("layer `{}`", job.layer),
             reason: e.to_string(),
@@ -386,6 +522,21 @@ impl<'a> Context<'a> {
         }
         Ok(proxies)
     }
+}
+
+/// The cell's layer weight fake-quantized to its candidate's weight format.
+fn quantized_weight(model: &dyn RunnableModel, job: &CellJob) -> Result<Tensor, SensitivityError> {
+    let invalid = |reason: String| SensitivityError::Invalid {
+        what: format!(
+            "layer `{}` weight format {}",
+            job.layer, job.candidate.weight
+        ),
+        reason,
+    };
+    let weight = model
+        .weight(&job.layer)
+        .ok_or_else(|| invalid("the layer has no weight".into()))?;
+    fake_quant_weight(job.candidate.weight, weight).map_err(|e| invalid(e.to_string()))
 }
 
 /// Gradient statistics of every pending layer, with the fp32 model's predictions as labels.
