@@ -11,6 +11,7 @@ use bitplan::model::executor::staged_fp32;
 use bitplan::model::llama::{Llama, SMOLLM2_FIXTURE};
 use bitplan::model::{Assignment, LayerContext, LayerFormats, PreparedAssignment, RunnableModel};
 use bitplan::quant::Format;
+use bitplan::sensitivity::grad::{all_output_gradients, output_gradients, pseudo_labels};
 use bitplan::sensitivity::measure::{measure, reference_outputs};
 use bitplan::sensitivity::{analyze, Metric, SensitivityTable, Settings, Shard};
 use bitplan::space::{resolve, SearchSpace};
@@ -254,4 +255,36 @@ fn smollm2_stacked_groups_resume_and_shard_to_the_same_table() {
         serde_json::to_string(&whole.cells).unwrap()
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The LM forward is differentiable end to end (own norms, softmax and rotary embedding): one
+/// backward pass gives ∂L/∂Y at every quantizable layer, the embedding included, and each equals
+/// the gradient of a pass for that layer alone.
+#[test]
+fn smollm2_output_gradients_reach_every_layer_in_one_pass() {
+    let (llama, ids) = smollm2();
+    let fp32 = PreparedAssignment::fp32(&llama).unwrap();
+    let labels = pseudo_labels(&llama.forward(&ids, &fp32).unwrap()).unwrap();
+    let batches = [(ids, labels)];
+    let names: Vec<String> = llama
+        .graph()
+        .layers
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let all = all_output_gradients(&llama, &names, &batches).unwrap();
+    for name in &names {
+        let squared = &all[name][0].squared_gradient;
+        let total = squared.sum_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(total > 0.0, "no gradient reaches {name}");
+    }
+    for name in [&names[0], &names[names.len() / 2], &names[names.len() - 1]] {
+        let alone = &output_gradients(&llama, name, &batches).unwrap()[0];
+        let joint = &all[name][0];
+        assert_eq!(
+            max_abs_diff(&alone.squared_gradient, &joint.squared_gradient),
+            0.0
+        );
+        assert_eq!(max_abs_diff(&alone.output, &joint.output), 0.0);
+    }
 }

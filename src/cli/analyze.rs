@@ -93,9 +93,6 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 /// A loaded model the analyzer can run: an image classifier, a sentence encoder or a decoder LM.
 pub struct Loaded {
     pub model: Box<dyn RunnableModel>,
-    /// Whether candle's autograd reaches every weight (the CNNs); the LMs use fused norms and
-    /// softmax, which drop gradients, so gradient proxies are refused for them.
-    pub differentiable: bool,
     pub batches: Vec<Tensor>,
     /// The metric that fits the model's output: cosine for embeddings, KL for logits.
     pub default_metric: Metric,
@@ -123,7 +120,6 @@ pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyh
         let batches = LmTask::prepare(&llama, settings)?.calibration_batches()?;
         return Ok(Loaded {
             model: Box::new(llama),
-            differentiable: false,
             batches,
             default_metric: Metric::Kl,
         });
@@ -132,7 +128,6 @@ pub fn load_model(model: &str, arch: Option<&str>, calib: Option<usize>) -> anyh
     let batches = calibration_batches(&classifier, calib.unwrap_or(DEFAULT_CALIB_IMAGES))?;
     Ok(Loaded {
         model: Box::new(classifier.model),
-        differentiable: true,
         batches,
         default_metric: Metric::Kl,
     })
@@ -148,7 +143,6 @@ fn load_encoder(bert: Bert, calib: Option<usize>) -> anyhow::Result<Loaded> {
     let batches = analysis_batches(&bert, &files, &settings, calib, tokens)?;
     Ok(Loaded {
         model: Box::new(bert),
-        differentiable: false,
         batches,
         default_metric: Metric::Cosine,
     })
@@ -175,18 +169,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let loaded = load_model(&args.model, args.arch.as_deref(), args.calib)?;
+    let metric = args.metric.unwrap_or(loaded.default_metric);
     let gradients = args
         .proxies
         .iter()
         .any(|p| matches!(p, Proxy::Fisher | Proxy::Hessian));
-    if gradients && !loaded.differentiable {
-        anyhow::bail!("--proxy fisher/hessian: {} uses fused ops (norms, softmax) through which candle does not propagate gradients; use --proxy weight", args.model);
+    if gradients && metric == Metric::Cosine {
+        anyhow::bail!("--proxy fisher/hessian with --metric cosine: the gradient proxies take the cross-entropy of the outputs against the fp32 model's top class, and {}'s outputs under the cosine metric are embeddings, not classes; use --proxy weight (or --metric kl if the outputs are logits)", args.model);
     }
     let space = SearchSpace::load(&args.space)?;
     let resolved = resolve(&space, loaded.model.graph())?;
     let batches = loaded.batches;
     let settings = Settings {
-        metric: args.metric.unwrap_or(loaded.default_metric),
+        metric,
         proxies: args.proxies.clone(),
         hutchinson_probes: args.probes,
         seed: args.seed,

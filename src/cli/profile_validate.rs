@@ -52,7 +52,8 @@ pub struct Args {
     /// layer uniformly at random.
     #[arg(long, default_value = "stratified")]
     draw: Draw,
-    /// Calls per layer and plan; the fastest counts.
+    /// Calls per layer and plan (passes going round all plans, so each plan's calls spread over
+    /// the run); the fastest counts.
     #[arg(long, default_value_t = 10)]
     repeats: usize,
     /// Threads for candle's kernels (host-cpu is calibrated on 1).

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::grad::{
-    hessian_trace, output_fisher_score, output_gradients, pseudo_labels, OutputGradient,
+    all_output_gradients, hessian_trace, output_fisher_score, pseudo_labels, OutputGradient,
 };
 use super::journal::Journal;
 use super::measure::{Metric, Reference};
@@ -564,7 +564,15 @@ fn all_layer_stats(
         .zip(staged)
         .map(|(batch, (logits, _))| Ok((batch.clone(), pseudo_labels(logits)?)))
         .collect::<Result<Vec<_>, SensitivityError>>()?;
-    layers
+    layers.retain(|(_, layer)| model.weight(layer).is_some());
+    // One backward pass per batch gives every layer's ∂L/∂Y.
+    let mut fisher = if settings.proxies.contains(&Proxy::Fisher) {
+        let names: Vec<String> = layers.iter().map(|(_, name)| name.clone()).collect();
+        all_output_gradients(model, &names, &labelled)?
+    } else {
+        BTreeMap::new()
+    };
+    let mut stats: BTreeMap<String, LayerStats> = layers
         .par_iter()
         .map(|(position, layer)| {
             Ok((
@@ -572,9 +580,14 @@ fn all_layer_stats(
                 layer_stats(model, layer, *position, &labelled, settings)?,
             ))
         })
-        .collect()
+        .collect::<Result<_, SensitivityError>>()?;
+    for (layer, entry) in &mut stats {
+        entry.fisher = fisher.remove(layer);
+    }
+    Ok(stats)
 }
 
+/// A layer's Hessian trace, when asked for.
 fn layer_stats(
     model: &dyn RunnableModel,
     layer: &str,
@@ -586,9 +599,6 @@ fn layer_stats(
     let Some(weight) = model.weight(layer) else {
         return Ok(stats);
     };
-    if settings.proxies.contains(&Proxy::Fisher) {
-        stats.fisher = Some(output_gradients(model, layer, batches)?);
-    }
     if settings.proxies.contains(&Proxy::Hessian) {
         // A per-layer seed, so the estimate does not depend on which thread runs which layer.
         let seed = settings.seed ^ (position as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use candle_core::{DType, Device, Tensor, Var, D};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
 
 use super::SensitivityError;
 use crate::model::{LayerContext, PreparedAssignment, RunnableModel};
@@ -139,36 +140,66 @@ pub fn output_gradients(
     layer: &str,
     batches: &[(Tensor, Tensor)],
 ) -> Result<Vec<OutputGradient>, SensitivityError> {
+    let mut all = all_output_gradients(model, &[layer.to_string()], batches)?;
+    Ok(all.remove(layer).unwrap_or_default())
+}
+
+/// `Y` and `(∂L/∂Y)²` of each of `layers` on every batch, everything fp32: per batch one run
+/// that records every output and one run with a zero variable added to each layer's output,
+/// whose single backward pass gives every layer's ∂L/∂Y (adding zeros changes no value, so each
+/// is the gradient a run for that layer alone would give). Batches run in parallel.
+pub fn all_output_gradients(
+    model: &dyn RunnableModel,
+    layers: &[String],
+    batches: &[(Tensor, Tensor)],
+) -> Result<BTreeMap<String, Vec<OutputGradient>>, SensitivityError> {
     let fp32 = PreparedAssignment::fp32(model)?;
-    batches
-        .iter()
+    let per_batch = batches
+        .par_iter()
         .map(|(batch, labels)| {
             let mut outputs = BTreeMap::new();
             model.run(batch, &mut LayerContext::new(&fp32).recording(&mut outputs))?;
-            let output = outputs
-                .remove(layer)
-                .ok_or_else(|| SensitivityError::Invalid {
-                    what: format!("layer `{layer}`"),
-                    reason: "the model does not report its output (LayerContext::output)".into(),
-                })?;
-            let offset = Var::zeros(output.shape(), output.dtype(), output.device())?;
-            let offsets = BTreeMap::from([(layer.to_string(), offset.as_tensor().clone())]);
+            let mut offsets = BTreeMap::new();
+            for layer in layers {
+                let output = outputs
+                    .get(layer)
+                    .ok_or_else(|| SensitivityError::Invalid {
+                        what: format!("layer `{layer}`"),
+                        reason: "the model does not report its output (LayerContext::output)"
+                            .into(),
+                    })?;
+                let offset = Var::zeros(output.shape(), output.dtype(), output.device())?;
+                offsets.insert(layer.clone(), offset.as_tensor().clone());
+            }
             let mut ctx = LayerContext::new(&fp32).offsetting(&offsets);
             let logits = model.run(batch, &mut ctx)?;
             if let Some(error) = ctx.take_error() {
                 return Err(error.into());
             }
             let grads = cross_entropy(&logits, labels)?.backward()?;
-            let gradient = match grads.get(offset.as_tensor()) {
-                Some(gradient) => gradient.clone(),
-                None => output.zeros_like()?,
-            };
-            Ok(OutputGradient {
-                output: output.detach(),
-                squared_gradient: gradient.sqr()?,
-            })
+            layers
+                .iter()
+                .map(|layer| {
+                    let output = outputs[layer].detach();
+                    let squared_gradient = match grads.get(&offsets[layer]) {
+                        Some(gradient) => gradient.sqr()?,
+                        None => output.zeros_like()?,
+                    };
+                    Ok(OutputGradient {
+                        output,
+                        squared_gradient,
+                    })
+                })
+                .collect::<Result<Vec<_>, SensitivityError>>()
         })
-        .collect()
+        .collect::<Result<Vec<_>, SensitivityError>>()?;
+    let mut by_layer: BTreeMap<String, Vec<OutputGradient>> = BTreeMap::new();
+    for gradients in per_batch {
+        for (layer, gradient) in layers.iter().zip(gradients) {
+            by_layer.entry(layer.clone()).or_default().push(gradient);
+        }
+    }
+    Ok(by_layer)
 }
 
 /// Σ over batches of Σ (∂L/∂Y)² · (Y − Y_q)², for the quantized outputs `Y_q` of each batch.

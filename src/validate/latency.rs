@@ -9,9 +9,9 @@
 //! Weights are cold, as the profile prices them (streamed from DRAM, as calibration measured):
 //! [`COLD_BYTES`] are read between two passes over a plan, so no pass finds weights the one
 //! before it left in the cache. (A small model run in a tight loop keeps its weights cached and
-//! runs faster than this; the cost model does not price cache-resident weights.) A plan is passed
-//! `repeats` times and each layer's time is its fastest call (other processes only ever add
-//! time). A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
+//! runs faster than this; the cost model does not price cache-resident weights.) Every plan is
+//! passed `repeats` times, the passes going round the plans (all plans once, then again), and each
+//! layer's time is its fastest call (other processes and a drifting machine only ever add time). A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
 //! not applied: the cost model prices each layer alone, so any admissible mix tests it.
 
 use std::collections::btree_map::Entry;
@@ -156,12 +156,30 @@ pub fn validate_latency(
     let plans = draw_plans(&layers, settings.samples, settings.seed, settings.draw);
     let rows = (settings.batch * settings.seq) as usize;
     let bench = with_page_aligned(|| Bench::prepare(&layers, &plans, rows, settings.seed))?;
-    progress(0, plans.len());
-    let mut timings = Vec::new();
-    for (index, plan) in plans.iter().enumerate() {
-        timings.push(bench.run(index, plan, &layers, settings.repeats)?);
-        progress(index + 1, plans.len());
+    // Passes go round the plans (every plan once, then again), so that each plan's fastest
+    // calls come from moments spread over the whole run: a machine that drifts during the run
+    // (whole runs differ by up to 8% here) then shifts no plan against the others, as it did
+    // when plans drawn in order of level were each passed back to back.
+    let total = plans.len() * settings.repeats;
+    progress(0, total);
+    let mut fastest = vec![vec![f64::INFINITY; layers.len()]; plans.len()];
+    let mut load_averages = vec![None; plans.len()];
+    for pass in 0..settings.repeats {
+        for (index, plan) in plans.iter().enumerate() {
+            if pass == 0 {
+                load_averages[index] = load_average();
+            }
+            bench.pass(plan, &layers, &mut fastest[index])?;
+            progress(pass * plans.len() + index + 1, total);
+        }
     }
+    let timings: Vec<PlanTiming> = plans
+        .iter()
+        .zip(&fastest)
+        .zip(load_averages)
+        .enumerate()
+        .map(|(index, ((plan, fastest), load))| timing(index, plan, &layers, fastest, load))
+        .collect();
     Ok(LatencyValidation {
         schema: LATENCY_SCHEMA.to_string(),
         model: graph.model.clone(),
@@ -382,42 +400,49 @@ impl Bench {
         Ok(())
     }
 
-    fn run(
+    /// One pass over a plan's layers after a cache flush, keeping each layer's fastest call.
+    fn pass(
         &self,
-        index: usize,
         plan: &[usize],
         layers: &[RunLayer],
-        repeats: usize,
-    ) -> Result<PlanTiming, ValidateError> {
-        let load_average = load_average();
-        let mut fastest = vec![f64::INFINITY; layers.len()];
-        for _ in 0..repeats {
-            flush_caches(&self.flusher);
-            for (position, layer) in layers.iter().enumerate() {
-                let kernel = layer.options[plan[position]].1;
-                let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
-                let seconds = time_call(input, &self.weights[&(position, kernel)])?;
-                fastest[position] = fastest[position].min(seconds);
-            }
+        fastest: &mut [f64],
+    ) -> Result<(), ValidateError> {
+        flush_caches(&self.flusher);
+        for (position, layer) in layers.iter().enumerate() {
+            let kernel = layer.options[plan[position]].1;
+            let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
+            let seconds = time_call(input, &self.weights[&(position, kernel)])?;
+            fastest[position] = fastest[position].min(seconds);
         }
-        let timings: Vec<LayerTiming> = layers
-            .iter()
-            .zip(plan)
-            .zip(&fastest)
-            .map(|((layer, &option), &seconds)| LayerTiming {
-                layer: layer.name.clone(),
-                candidate: layer.options[option].0.clone(),
-                predicted_us: layer.options[option].2,
-                measured_us: seconds * 1e6,
-            })
-            .collect();
-        Ok(PlanTiming {
-            plan: index,
-            predicted_us: timings.iter().map(|t| t.predicted_us).sum(),
-            measured_us: timings.iter().map(|t| t.measured_us).sum(),
-            load_average,
-            layers: timings,
+        Ok(())
+    }
+}
+
+/// A plan's timing from each layer's fastest call.
+fn timing(
+    index: usize,
+    plan: &[usize],
+    layers: &[RunLayer],
+    fastest: &[f64],
+    load_average: Option<[f64; 3]>,
+) -> PlanTiming {
+    let timings: Vec<LayerTiming> = layers
+        .iter()
+        .zip(plan)
+        .zip(fastest)
+        .map(|((layer, &option), &seconds)| LayerTiming {
+            layer: layer.name.clone(),
+            candidate: layer.options[option].0.clone(),
+            predicted_us: layer.options[option].2,
+            measured_us: seconds * 1e6,
         })
+        .collect();
+    PlanTiming {
+        plan: index,
+        predicted_us: timings.iter().map(|t| t.predicted_us).sum(),
+        measured_us: timings.iter().map(|t| t.measured_us).sum(),
+        load_average,
+        layers: timings,
     }
 }
 
