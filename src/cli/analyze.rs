@@ -28,7 +28,8 @@ use bitplan::space::{resolve, SearchSpace};
 /// starting from the fp32 activations cached there.
 ///
 /// Finished cells are appended to OUT.journal; after a kill, rerun with --resume to skip them.
-/// --shard k/n analyzes every n-th cell; `bitplan merge` joins the shards.
+/// --shard k/n analyzes every n-th group of cells (one cell, or a layer's candidates that run
+/// stacked in one batch); `bitplan merge` joins the shards.
 #[derive(Debug, clap::Parser)]
 #[command(
     after_help = "Examples:\n  bitplan analyze fashion-cnn --space search-spaces/int-weight-only.toml --out sens.json\n  bitplan analyze mnist-cnn --space search-spaces/int-w-a.toml --calib 512 --proxy weight --proxy fisher --out sens.json\n  bitplan analyze fashion-cnn --space search-spaces/gguf.toml --shard 1/2 --out shard1.json\n  bitplan analyze minilm --space search-spaces/int-weight-only.toml --out minilm-sens.json"

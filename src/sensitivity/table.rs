@@ -122,7 +122,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Whether shard `shard` holds cell `index`.
+/// Whether shard `shard` holds item `index` (the analysis shards groups of cells).
 pub fn in_shard(shard: Option<Shard>, index: usize) -> bool {
     shard.is_none_or(|shard| index % shard.count == shard.index - 1)
 }
