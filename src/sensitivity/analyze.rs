@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::grad::{
     all_output_gradients, hessian_trace, output_fisher_score, pseudo_labels, OutputGradient,
 };
+use super::groups::{groups, CellJob};
 use super::journal::Journal;
 use super::measure::{Metric, Reference};
 use super::stats::Estimate;
@@ -26,12 +27,11 @@ use super::table::{
 use super::SensitivityError;
 use crate::model::calibrate::DEFAULT_RANGE_METHOD;
 use crate::model::executor::staged_fp32;
-use crate::model::OpKind;
 use crate::model::{
     Assignment, Calibration, LayerContext, LayerFormats, PreparedAssignment, RunnableModel,
 };
 use crate::quant::{error_metrics, fake_quant_weight, with_f32, Format};
-use crate::space::{Candidate, ResolvedSpace};
+use crate::space::ResolvedSpace;
 
 /// Hutchinson probes per layer by default: the estimate's relative error falls as 1/√probes.
 pub const DEFAULT_PROBES: usize = 16;
@@ -76,14 +76,6 @@ pub struct Settings {
     pub shard: Option<Shard>,
 }
 
-/// One cell to measure.
-#[derive(Debug, Clone)]
-struct CellJob {
-    index: usize,
-    layer: String,
-    candidate: Candidate,
-}
-
 /// One cell's measurement: the distance per batch, and the layer's output per batch when
 /// recorded.
 type Measured = (Vec<f64>, Vec<Tensor>);
@@ -94,56 +86,6 @@ struct LayerStats {
     /// Per batch: the fp32 output and (∂L/∂Y)².
     fisher: Option<Vec<OutputGradient>>,
     trace: Option<f64>,
-}
-
-/// Most candidates of one layer run side by side in one batch (memory: each adds a batch of
-/// activations, and for a 49k-token LM a batch of logits).
-const MAX_STACK: usize = 8;
-
-/// The cells in the groups that run together: consecutive candidates of one layer with the same
-/// activation format, stacked in one batch (see [`RunnableModel::stacks_weights`]) where the
-/// model can and something runs after the layer's stage; every other cell alone. Groups depend
-/// only on the model and the space, never on which cells are pending, so a resumed or sharded
-/// run computes every cell exactly as a whole run does.
-fn groups(model: &dyn RunnableModel, space: &ResolvedSpace) -> Vec<Vec<CellJob>> {
-    let graph = model.graph();
-    let stacks = |job: &CellJob| {
-        let layer = graph.layer(&job.layer);
-        model.stacks_weights()
-            && layer.is_some_and(|l| l.op == OpKind::Linear && l.weight_shape.len() == 2)
-            && model.stage_of(&job.layer) + 1 < model.stages()
-    };
-    let mut groups: Vec<Vec<CellJob>> = Vec::new();
-    for job in jobs(space) {
-        let joins = groups.last().is_some_and(|group| {
-            let first = &group[0];
-            stacks(&job)
-                && first.layer == job.layer
-                && first.candidate.activation == job.candidate.activation
-                && group.len() < MAX_STACK
-        });
-        match groups.last_mut() {
-            Some(group) if joins => group.push(job),
-            _ => groups.push(vec![job]),
-        }
-    }
-    groups
-}
-
-fn jobs(space: &ResolvedSpace) -> Vec<CellJob> {
-    let all = space.layers.iter().flat_map(|layer| {
-        layer
-            .candidates
-            .iter()
-            .map(move |candidate| (layer.name.clone(), candidate.clone()))
-    });
-    all.enumerate()
-        .map(|(index, (layer, candidate))| CellJob {
-            index,
-            layer,
-            candidate,
-        })
-        .collect()
 }
 
 /// The provenance of analyzing `model` on `batches` over `space`.

@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod error;
 pub mod grad;
+mod groups;
 pub mod journal;
 pub mod measure;
 pub mod merge;
