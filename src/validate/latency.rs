@@ -11,8 +11,10 @@
 //! before it left in the cache. (A small model run in a tight loop keeps its weights cached and
 //! runs faster than this; the cost model does not price cache-resident weights.) Every plan is
 //! passed `repeats` times, the passes going round the plans (all plans once, then again), and each
-//! layer's time is its fastest call (other processes and a drifting machine only ever add time). A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups of the space are
-//! not applied: the cost model prices each layer alone, so any admissible mix tests it.
+//! layer's time is its fastest call (other processes and a drifting machine only ever add time).
+//! A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups
+//! of the space are not applied: the cost model prices each layer alone, so any admissible mix
+//! tests it.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
