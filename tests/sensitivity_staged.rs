@@ -14,7 +14,7 @@ use bitplan::quant::Format;
 use bitplan::sensitivity::grad::{all_output_gradients, output_gradients, pseudo_labels};
 use bitplan::sensitivity::measure::{measure, reference_outputs};
 use bitplan::sensitivity::{analyze, Metric, SensitivityTable, Settings, Shard};
-use bitplan::space::{resolve, SearchSpace};
+use bitplan::space::{resolve, ResolvedSpace, SearchSpace};
 use candle_core::Tensor;
 use common::max_abs_diff;
 
@@ -47,6 +47,27 @@ fn smollm2() -> (Llama, Tensor) {
     let ids: Vec<u32> = llama.tokenizer.encode(&text).unwrap()[..40].to_vec();
     let ids = Llama::ids_tensor(&ids).unwrap();
     (llama, ids)
+}
+
+/// The test space on the layers `picks` chooses from the layer count (a few layers spread over
+/// the network keep the tests short).
+fn space_on(model: &dyn RunnableModel, picks: fn(usize) -> Vec<usize>) -> ResolvedSpace {
+    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
+    let mut resolved = resolve(&space, model.graph()).unwrap();
+    let keep = picks(resolved.layers.len());
+    resolved.layers = keep.iter().map(|&i| resolved.layers[i].clone()).collect();
+    resolved
+}
+
+/// Measured error only, seed 0.
+fn settings(metric: Metric, shard: Option<Shard>) -> Settings {
+    Settings {
+        metric,
+        proxies: vec![],
+        hutchinson_probes: 0,
+        seed: 0,
+        shard,
+    }
 }
 
 fn only(model: &dyn RunnableModel, layer: &str, format: &str) -> PreparedAssignment {
@@ -123,19 +144,8 @@ fn smollm2_resumed_runs_equal_full_runs() {
 
 /// `analyze` (runs from each layer's stage) against full forward passes, cell by cell.
 fn check_cells_equal_full_forwards(model: &dyn RunnableModel, batches: &[Tensor], metric: Metric) {
-    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
-    let mut resolved = resolve(&space, model.graph()).unwrap();
-    // A few layers spread over the network keep the test short.
-    let count = resolved.layers.len();
-    let keep = [0, count / 2, count - 1];
-    resolved.layers = keep.iter().map(|&i| resolved.layers[i].clone()).collect();
-    let settings = Settings {
-        metric,
-        proxies: vec![],
-        hutchinson_probes: 0,
-        seed: 0,
-        shard: None,
-    };
+    let resolved = space_on(model, |count| vec![0, count / 2, count - 1]);
+    let settings = settings(metric, None);
     let table = analyze(model, &resolved, batches, &settings, None, &|_, _| {}).unwrap();
     let reference = reference_outputs(model, batches, metric).unwrap();
     assert_eq!(table.cells.len(), 5);
@@ -170,20 +180,8 @@ fn smollm2_cells_equal_full_forward_measurements() {
 #[test]
 fn minilm_table_is_identical_with_one_and_two_threads() {
     let (bert, batches) = minilm();
-    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
-    let mut resolved = resolve(&space, bert.graph()).unwrap();
-    let count = resolved.layers.len();
-    resolved.layers = [1, count / 3, count - 2]
-        .iter()
-        .map(|&i| resolved.layers[i].clone())
-        .collect();
-    let settings = Settings {
-        metric: Metric::Cosine,
-        proxies: vec![],
-        hutchinson_probes: 0,
-        seed: 0,
-        shard: None,
-    };
+    let resolved = space_on(&bert, |count| vec![1, count / 3, count - 2]);
+    let settings = settings(Metric::Cosine, None);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -202,20 +200,7 @@ fn minilm_table_is_identical_with_one_and_two_threads() {
 #[test]
 fn smollm2_stacked_groups_resume_and_shard_to_the_same_table() {
     let (llama, ids) = smollm2();
-    let space = SearchSpace::parse(SPACE, "test.toml").unwrap();
-    let mut resolved = resolve(&space, llama.graph()).unwrap();
-    let count = resolved.layers.len();
-    resolved.layers = [5, count / 2]
-        .iter()
-        .map(|&i| resolved.layers[i].clone())
-        .collect();
-    let settings = |shard| Settings {
-        metric: Metric::Kl,
-        proxies: vec![],
-        hutchinson_probes: 0,
-        seed: 0,
-        shard,
-    };
+    let resolved = space_on(&llama, |count| vec![5, count / 2]);
     let batches = [ids];
     let dir = std::env::temp_dir().join(format!("bitplan-stacked-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -226,7 +211,7 @@ fn smollm2_stacked_groups_resume_and_shard_to_the_same_table() {
             &llama,
             &resolved,
             &batches,
-            &settings(shard),
+            &settings(Metric::Kl, shard),
             journal,
             &|_, _| {},
         )

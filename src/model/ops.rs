@@ -41,33 +41,22 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
 /// A stack of weights `[c, out, in]` applies weight `i` to the `i`-th of `c` equal parts of
 /// `x`'s first dim: `c` variants of a layer run side by side in one batch.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let (rows, width) = (
-        dims[..dims.len() - 1].iter().product::<usize>(),
-        dims[dims.len() - 1],
-    );
-    let y = match weight.dims() {
-        [stack, out, _] => {
+    let mut dims = x.dims().to_vec();
+    let width = x.dim(D::Minus1)?;
+    let rows = x.elem_count() / width.max(1);
+    let folded = match weight.dims() {
+        [stack, _, _] => {
             if dims.len() < 2 || !dims[0].is_multiple_of(*stack) {
                 candle_core::bail!(
                     "a stack of {stack} weights needs a batch of whole parts, got input {dims:?}"
                 );
             }
-            let product = x
-                .reshape((*stack, rows / stack, width))?
-                .matmul(&weight.t()?)?;
-            let mut out_dims = dims.clone();
-            *out_dims.last_mut().expect("rank >= 1") = *out;
-            product.reshape(out_dims)?
+            x.reshape((*stack, rows / stack, width))?
         }
-        [out, _] if dims.len() > 2 => {
-            let product = x.reshape((rows, width))?.matmul(&weight.t()?)?;
-            let mut out_dims = dims.clone();
-            *out_dims.last_mut().expect("rank >= 1") = *out;
-            product.reshape(out_dims)?
-        }
-        _ => x.matmul(&weight.t()?)?,
+        _ => x.reshape((rows, width))?,
     };
+    *dims.last_mut().expect("rank >= 1") = weight.dim(D::Minus2)?;
+    let y = folded.matmul(&weight.t()?)?.reshape(dims)?;
     match bias {
         Some(bias) => y.broadcast_add(bias),
         None => Ok(y),
