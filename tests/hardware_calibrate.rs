@@ -72,6 +72,7 @@ fn synthetic() -> Measurements {
                     median_seconds: seconds,
                     min_seconds: seconds,
                     repeats: 1,
+                    call_seconds: vec![seconds],
                 });
             }
         }
@@ -187,10 +188,13 @@ fn quick_measurement_runs_and_resumes_without_repeating_work() {
     .unwrap();
     assert!(measured.complete);
     assert_eq!(measured.matmul.len(), settings.plan().len());
-    assert_eq!(calls, settings.plan().len() + 1);
+    // The read probe, then one report per pass.
+    assert_eq!(calls, settings.passes + 1);
     assert!(measured.matmul.iter().all(|s| s.min_seconds > 0.0
         && s.min_seconds <= s.seconds
-        && s.seconds <= s.median_seconds));
+        && s.seconds <= s.median_seconds
+        && s.repeats == settings.passes
+        && s.call_seconds.len() == settings.passes));
     // A k-quant needs rows of 256: the 512x256 shape (depth 256) is measured, none is skipped
     // silently, and q4_k never appears with a depth that is not a multiple of 256.
     assert!(measured
@@ -204,6 +208,41 @@ fn quick_measurement_runs_and_resumes_without_repeating_work() {
         again.matmul, measured.matmul,
         "resuming a complete file measures nothing new"
     );
+}
+
+#[test]
+fn a_calibration_killed_after_a_pass_resumes_from_that_pass() {
+    let settings = MeasureSettings::quick(5);
+    let mut partial = None;
+    // Stop (as a kill would) once the read probe and the first pass are in.
+    let stopped = measure(&settings, None, &mut |measured, done, _| {
+        if done == 2 {
+            partial = Some(measured.clone());
+            return Err(bitplan::hardware::HardwareError::Calibration(
+                "killed".into(),
+            ));
+        }
+        Ok(())
+    });
+    assert!(stopped.is_err());
+    let partial = partial.expect("a partial file after the first pass");
+    assert!(!partial.complete);
+    assert!(partial.matmul.iter().all(|s| s.call_seconds.len() == 1));
+    let mut reports = Vec::new();
+    let resumed = measure(&settings, Some(partial.clone()), &mut |_, done, _| {
+        reports.push(done);
+        Ok(())
+    })
+    .unwrap();
+    assert!(resumed.complete);
+    // The first report says one pass was already done; the passes left follow.
+    assert_eq!(reports, (2..=settings.passes + 1).collect::<Vec<_>>());
+    assert_eq!(resumed.read, partial.read, "the read probe is not repeated");
+    for (before, after) in partial.matmul.iter().zip(&resumed.matmul) {
+        assert_eq!(before.key(), after.key());
+        assert_eq!(after.call_seconds.len(), settings.passes);
+        assert_eq!(after.call_seconds[0], before.call_seconds[0]);
+    }
 }
 
 #[test]

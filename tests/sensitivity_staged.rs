@@ -195,6 +195,27 @@ fn minilm_table_is_identical_with_one_and_two_threads() {
     assert_eq!(run(1), run(2));
 }
 
+/// The last groups are split in two per worker (see `split_tail`): with one worker smollm2's first
+/// group runs stacked and its second split, with two both split, and the tables are identical.
+#[test]
+fn smollm2_table_is_identical_stacked_and_split() {
+    let (llama, ids) = smollm2();
+    let resolved = space_on(&llama, |count| vec![5, count / 2]);
+    let settings = settings(Metric::Kl, None);
+    let batches = [ids];
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let table = pool
+            .install(|| analyze(&llama, &resolved, &batches, &settings, None, &|_, _| {}))
+            .unwrap();
+        serde_json::to_string(&table.cells).unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
+
 /// A layer's candidates run stacked in one batch (smollm2): a kill that leaves part of a group
 /// in the journal, then `--resume`, and two shards merged, each give the table of one whole run.
 #[test]

@@ -237,7 +237,7 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
     } else {
         MeasureSettings::standard(args.seed)
     };
-    let bar = ProgressBar::new(settings.plan().len() as u64 + 1);
+    let bar = ProgressBar::new(settings.passes as u64 + 1);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -257,7 +257,7 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
         })
     };
     let measurements = calibrate::measure(&settings, previous, &mut save)?;
-    save(&measurements, settings.plan().len() + 1, 0)?;
+    save(&measurements, settings.passes + 1, 0)?;
     bar.finish_and_clear();
     println!(
         "wrote {} ({} matmul samples)",

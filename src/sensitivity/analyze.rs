@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::grad::{
     all_output_gradients, hessian_trace, output_fisher_score, pseudo_labels, OutputGradient,
 };
-use super::groups::{groups, CellJob};
+use super::groups::{groups, split_tail, CellJob};
 use super::journal::Journal;
 use super::measure::{Metric, Reference};
 use super::stats::Estimate;
@@ -207,15 +207,16 @@ pub fn analyze(
     let done_indices: BTreeSet<usize> = finished.iter().map(|c| c.index).collect();
     // A group with any cell left runs whole (the finished cells come out the same and are
     // not written again).
-    let pending: Vec<&Vec<CellJob>> = mine
+    let pending: Vec<&[CellJob]> = mine
         .iter()
         .filter(|group| group.iter().any(|job| !done_indices.contains(&job.index)))
+        .map(Vec::as_slice)
         .collect();
     let done = AtomicUsize::new(done_indices.len());
     progress(done.load(Ordering::SeqCst), mine_cells);
     let pending_jobs: Vec<CellJob> = pending.iter().flat_map(|g| g.iter().cloned()).collect();
     let context = Context::new(model, space, batches, settings, &pending_jobs, staged)?;
-    let run_group = |group: &Vec<CellJob>| -> Result<Vec<Cell>, SensitivityError> {
+    let run_group = |group: &[CellJob]| -> Result<Vec<Cell>, SensitivityError> {
         let cells = context.cells(group)?;
         let new: Vec<Cell> = cells
             .into_iter()
@@ -235,15 +236,19 @@ pub fn analyze(
     // Each worker takes the next group in order, and the order is by stage, so the longest runs
     // go first and the last ones to finish are short (rayon's halving of the list left one
     // worker with the early, long groups: smollm2's bench took 7.7 s where 5.9 s of work was).
+    let runs: Vec<&[CellJob]> = split_tail(&pending, rayon::current_num_threads())
+        .into_iter()
+        .filter(|run| run.iter().any(|job| !done_indices.contains(&job.index)))
+        .collect();
     let next = AtomicUsize::new(0);
     let outcomes = rayon::broadcast(|_| {
         let mut cells = Vec::new();
-        while let Some(group) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
+        while let Some(group) = runs.get(next.fetch_add(1, Ordering::SeqCst)) {
             match run_group(group) {
                 Ok(new) => cells.extend(new),
                 Err(error) => {
                     // The other workers stop at their next group.
-                    next.store(pending.len(), Ordering::SeqCst);
+                    next.store(runs.len(), Ordering::SeqCst);
                     return Err(error);
                 }
             }

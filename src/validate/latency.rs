@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use super::error::ValidateError;
 use super::latency_summary::{summarize, LatencySummary};
 use crate::hardware::calibrate::measure::{
-    cache_flusher, float_dtype, flush_caches, load_average, prepare_copies, random_tensor, rng_for,
-    time_call, with_page_aligned, Weight, COLD_BYTES,
+    activation_kernel, cache_flusher, float_dtype, flush_caches, load_average, prepare_copies,
+    random_tensor, rng_for, time_call, with_page_aligned, Weight, COLD_BYTES,
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;
@@ -385,7 +385,7 @@ impl Bench {
         depth: usize,
         seed: u64,
     ) -> Result<(), ValidateError> {
-        let key = (depth, input_kernel(kernel));
+        let key = (depth, activation_kernel(kernel));
         if let Entry::Vacant(slot) = self.inputs.entry(key) {
             let mut rng = rng_for(seed, &[rows, depth]);
             slot.insert(random_tensor(&mut rng, rows, depth)?.to_dtype(float_dtype(kernel))?);
@@ -396,7 +396,7 @@ impl Bench {
     /// One call per weight: candle builds its repacked weight layouts on the first call.
     fn warm_up(&self, layers: &[RunLayer]) -> Result<(), ValidateError> {
         for (&(index, kernel), weight) in &self.weights {
-            let input = &self.inputs[&(layers[index].depth, input_kernel(kernel))];
+            let input = &self.inputs[&(layers[index].depth, activation_kernel(kernel))];
             time_call(input, weight)?;
         }
         Ok(())
@@ -412,7 +412,7 @@ impl Bench {
         flush_caches(&self.flusher);
         for (position, layer) in layers.iter().enumerate() {
             let kernel = layer.options[plan[position]].1;
-            let input = &self.inputs[&(layer.depth, input_kernel(kernel))];
+            let input = &self.inputs[&(layer.depth, activation_kernel(kernel))];
             let seconds = time_call(input, &self.weights[&(position, kernel)])?;
             fastest[position] = fastest[position].min(seconds);
         }
@@ -445,13 +445,5 @@ fn timing(
         measured_us: timings.iter().map(|t| t.measured_us).sum(),
         load_average,
         layers: timings,
-    }
-}
-
-/// Inputs are shared by kernels that take the same activation type: f32 for every GGML type.
-fn input_kernel(kernel: Kernel) -> Kernel {
-    match kernel {
-        Kernel::F16 | Kernel::Bf16 => kernel,
-        _ => Kernel::F32,
     }
 }

@@ -104,13 +104,23 @@ pub struct MatmulSample {
     pub rows: usize,
     pub cols: usize,
     pub depth: usize,
-    /// Seconds per call at the 10th percentile (what the fit uses; see `measure.rs`).
+    /// Seconds per call: the expected fastest of ten calls (what the fit uses; see `measure.rs`).
     pub seconds: f64,
     /// Median seconds per call.
     pub median_seconds: f64,
     /// Fastest call, seconds.
     pub min_seconds: f64,
     pub repeats: usize,
+    /// Every call's seconds, one per pass in pass order (a partial file resumes from them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_seconds: Vec<f64>,
+}
+
+impl MatmulSample {
+    /// (kernel, rows, cols, depth), as a calibration plan lists samples.
+    pub fn key(&self) -> (Kernel, usize, usize, usize) {
+        (self.kernel, self.rows, self.cols, self.depth)
+    }
 }
 
 /// One timed parallel read of a buffer of `bytes` (median seconds per pass).
