@@ -173,6 +173,38 @@ fn weight_stream_efficiency_slows_only_the_weight_bytes() {
 }
 
 #[test]
+fn output_rate_tells_equal_macs_apart_by_shape() {
+    let text = TEST_PROFILE.replace(
+        "weight = [\"int8-*\"]\nactivation = [\"int8-*\"]\nprecision = \"int8\"",
+        "weight = [\"int8-*\"]\nactivation = [\"int8-*\"]\nprecision = \"int8\"\noutput-giga-elements-per-s = 0.5",
+    );
+    assert_ne!(text, TEST_PROFILE, "the int8 kernel rule was not found");
+    let profile = parse(&text, "test-chip.toml", Some("test-chip")).unwrap();
+    let run = dispatch(&profile, OpKind::Linear, "int8-sym-pc", "int8-asym-pt").unwrap();
+    let price_of = |cols, depth| price(&profile, &gemm(64, cols, depth), &run, bits(8.0, 8.0));
+    // Both 64 x 4096 x 1024 = 2^28 MACs at 10^12 MAC/s: 268.435456 us. Outputs at 0.5 x 10^9
+    // per second: 64 x 4096 = 262144 take 524.288 us, 64 x 1024 = 65536 take 131.072 us.
+    let wide = price_of(4096, 1024);
+    let deep = price_of(1024, 4096);
+    assert_close(
+        wide.detail.compute_us,
+        268.435456 + 524.288,
+        "wide compute_us",
+    );
+    assert_close(
+        deep.detail.compute_us,
+        268.435456 + 131.072,
+        "deep compute_us",
+    );
+    assert_eq!(wide.bound, Bound::Compute);
+    assert_close(
+        wide.latency_us,
+        2.0 + 268.435456 + 524.288,
+        "wide latency_us",
+    );
+}
+
+#[test]
 fn padded_shape_pays_for_whole_tiles_and_waves() {
     let text = TEST_PROFILE.replace(
         "[overhead]",

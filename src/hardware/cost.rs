@@ -2,7 +2,9 @@
 //!
 //! latency_us = overhead + max(compute, memory_1, ..., memory_L)            (microseconds)
 //!   compute  = 2 · padded_macs / (peak · 10^12 · kernel_eff · curve(padded_macs)) + dequant
-//!              (curve: the kernel's own `by-macs`, else the op's `[[compute-efficiency]]`)
+//!              + output_elements / (output_rate · 10^9)
+//!              (curve: the kernel's own `by-macs`, else the op's `[[compute-efficiency]]`;
+//!              output_rate: the kernel's `output-giga-elements-per-s`, the term absent without)
 //!   memory_l = (weights_l / stream + activations_l) / (bandwidth_l · 10^9 · curve_l(traffic_l))
 //!              (traffic_l = weights_l + activations_l, the bytes level l serves; stream: the
 //!              kernel's `weight-stream-efficiency`, default 1)
@@ -145,7 +147,7 @@ pub fn price(
 
 /// What keeps a device busy during one layer call.
 struct Busy {
-    /// MAC time plus dequantization time, seconds.
+    /// MAC time plus dequantization and output time, seconds.
     compute_s: f64,
     dequant_s: f64,
     padded_macs: u64,
@@ -179,6 +181,10 @@ fn main_device(
     } else {
         compute_seconds(padded, peak, dispatch.efficiency * curve)
     };
+    let output_s = dispatch
+        .output_giga_elements_per_s
+        .map(|rate| work.output_elements as f64 / (rate * 1e9))
+        .unwrap_or(0.0);
     // (weight bytes, activation bytes) served by each level.
     let mut traffic = vec![(0u64, 0u64); profile.memory.len()];
     if let Some(level) = place(&profile.memory, TensorRole::Weights, weight_bytes) {
@@ -207,7 +213,7 @@ fn main_device(
         byte_energy_pj += bytes as f64 * level.energy_pj_per_byte;
     }
     Busy {
-        compute_s: mac_s + dequant_s,
+        compute_s: mac_s + dequant_s + output_s,
         dequant_s,
         padded_macs: padded,
         mac_pj,

@@ -37,6 +37,8 @@ pub struct Dispatch {
     /// Fraction of the weight level's bandwidth the kernel's weight stream reaches (1.0 on the
     /// fallback device).
     pub weight_stream_efficiency: f64,
+    /// The kernel's rate of finishing output elements, 10^9 per second (None: no such cost).
+    pub output_giga_elements_per_s: Option<f64>,
     /// Compute efficiency by MACs for this kernel ((MACs, fraction) points; empty = 1.0).
     pub curve: Vec<(f64, f64)>,
     /// The format weights are stored (and counted) in: the candidate's, unless a fallback
@@ -141,6 +143,7 @@ fn dispatch_shape(
                 dequant: rule.dequant.clone().or(forced_dequant),
                 overhead_us: rule.overhead_us.unwrap_or(profile.overhead.per_layer_us),
                 weight_stream_efficiency: rule.weight_stream_efficiency.unwrap_or(1.0),
+                output_giga_elements_per_s: rule.output_giga_elements_per_s,
                 curve: profile.kernel_curve(op, &rule.by_macs),
                 stored_weight,
                 run_activation,
@@ -182,6 +185,7 @@ fn dispatch_shape(
         dequant: None,
         overhead_us: device.per_layer_us,
         weight_stream_efficiency: 1.0,
+        output_giga_elements_per_s: None,
         curve: Vec::new(),
         stored_weight: weight.to_string(),
         run_activation: activation.to_string(),

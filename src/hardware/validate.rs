@@ -270,6 +270,13 @@ fn check_kernel(check: &mut Checker, profile: &Profile, index: usize, rule: &Ker
     if let Some(dequant) = &rule.dequant {
         check_dequant(check, &format!("{field}.dequant"), dequant);
     }
+    if let Some(rate) = rule.output_giga_elements_per_s {
+        check.positive(
+            &format!("{field}.output-giga-elements-per-s"),
+            rate,
+            "10^9 elements per second",
+        );
+    }
     for (key, value) in [
         ("min-rows", rule.min_rows),
         ("cols-multiple-of", rule.cols_multiple_of),

@@ -3,15 +3,18 @@
 //! The model fitted is exactly the one `cost::price` evaluates for a host-cpu layer:
 //!   t = overhead + max(compute, weights / (stream · dram_bw), activations / cache_bw)
 //!   compute = macs / (rate · curve(macs)) + ceil(rows / reuse_rows) · cols · depth / unpack_rate
+//!             + rows · cols / output_rate
 //! The second compute term is the profile's `dequant`: a kernel unpacks its weights once per
 //! `reuse_rows` rows (candle's repacked kernels keep a tile of rows per unpacked weight block;
-//! its generic ones unpack per row).
+//! its generic ones unpack per row). The third is the profile's `output-giga-elements-per-s`:
+//! a cost per output element beyond its MACs, which tells calls of equal MACs apart by shape
+//! (many short dot products or few long ones).
 //! - dram_bw: the larger of the read probe on the largest buffer and the weight bandwidth a
 //!   kernel demonstrably reached (weight bytes / seconds); cache_bw: the best read of a buffer
 //!   that fits the last-level cache.
 //! - per kernel path (see [`paths`]): overhead, reuse_rows and stream (the fraction of dram_bw
-//!   the path's weight stream reaches, the profile's `weight-stream-efficiency`) from grids; 1/rate and
-//!   1/unpack_rate by least squares on relative error; then a curve of efficiency by MACs, one
+//!   the path's weight stream reaches, the profile's `weight-stream-efficiency`) from grids; 1/rate,
+//!   1/unpack_rate and 1/output_rate by least squares on relative error; then a curve of efficiency by MACs, one
 //!   knot per half decade, by coordinate descent on the RMS of ln(predicted / measured).
 //! - peak per precision = the best rate of its kernels; a kernel's efficiency = rate / peak.
 
@@ -124,6 +127,8 @@ pub struct KernelFit {
     pub weight_stream_efficiency: f64,
     /// Weight unpacking: (10^9 elements per second, rows per unpacking), if the path has it.
     pub unpack: Option<(f64, u64)>,
+    /// Output elements finished per second beyond their MACs, 10^9, if the path has the term.
+    pub output_giga_per_s: Option<f64>,
     /// (MACs, fraction) knots.
     pub curve: Vec<(f64, f64)>,
     pub samples: usize,
@@ -281,6 +286,8 @@ struct Point {
     rows: f64,
     weights: f64,
     macs: f64,
+    /// Output elements (rows x cols).
+    outputs: f64,
     /// Weight bytes at the full DRAM bandwidth, seconds.
     weights_s: f64,
     /// Activation bytes at their level's bandwidth, seconds.
@@ -300,6 +307,7 @@ fn point(sample: &MatmulSample, memory: &MemoryFit) -> Point {
         rows: sample.rows as f64,
         weights: (sample.cols * sample.depth) as f64,
         macs: (sample.rows * sample.cols * sample.depth) as f64,
+        outputs: (sample.rows * sample.cols) as f64,
         weights_s,
         activations_s: activation_bytes / (activation_bandwidth * 1e9),
         seconds: sample.seconds,
@@ -317,6 +325,8 @@ struct Model {
     /// Seconds per unpacked weight element (1 / unpack rate); 0 without unpacking.
     per_unpack: f64,
     reuse_rows: u64,
+    /// Seconds per output element beyond its MACs (1 / output rate); 0 without.
+    per_output: f64,
     curve: Vec<(f64, f64)>,
 }
 
@@ -335,7 +345,9 @@ impl Model {
 
     fn predict(&self, point: &Point) -> f64 {
         let fraction = interpolate(&self.curve, point.macs);
-        let compute = point.macs * self.per_mac / fraction + self.unpacked(point) * self.per_unpack;
+        let compute = point.macs * self.per_mac / fraction
+            + self.unpacked(point) * self.per_unpack
+            + point.outputs * self.per_output;
         self.overhead_s + compute.max(self.memory_s(point))
     }
 
@@ -381,6 +393,7 @@ fn fit_path(
             per_mac: fastest / points.iter().map(|p| p.macs).fold(1.0, f64::max),
             per_unpack: 0.0,
             reuse_rows: 0,
+            per_output: 0.0,
             curve: initial_knots(&points),
         };
         fit_knots(&mut model, &points);
@@ -402,6 +415,7 @@ fn fit_path(
         weight_stream_efficiency: model.stream,
         unpack: (model.reuse_rows > 0 && model.per_unpack > 0.0)
             .then(|| (1.0 / model.per_unpack / 1e9, model.reuse_rows)),
+        output_giga_per_s: (model.per_output > 0.0).then(|| 1.0 / model.per_output / 1e9),
         rms_log_error: model.rms_log_error(&points),
         curve: model.curve,
         samples: points.len(),
@@ -430,8 +444,10 @@ fn best_linear_fit(points: &[Point], fastest: f64, stream: f64) -> Option<Model>
     best.map(|(_, model)| model)
 }
 
-/// Least squares on relative error for t - overhead = per_mac · macs + per_unpack · unpacked,
-/// both coefficients kept >= 0 and per_mac > 0; None when no MAC rate fits.
+/// Least squares on relative error for
+/// t - overhead = per_mac · macs + per_unpack · unpacked + per_output · outputs,
+/// every coefficient kept >= 0 and per_mac > 0 (of the subsets of terms whose solution obeys
+/// that, the one with the least squared error); None when no MAC rate fits.
 fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64, stream: f64) -> Option<Model> {
     let probe = Model {
         overhead_s,
@@ -439,6 +455,7 @@ fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64, stream: f64) -
         per_mac: 0.0,
         per_unpack: 0.0,
         reuse_rows,
+        per_output: 0.0,
         curve: Vec::new(),
     };
     // Samples at the memory roof say nothing about compute; leave them out when enough remain.
@@ -451,34 +468,24 @@ fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64, stream: f64) -
     } else {
         points.iter().collect()
     };
-    // Rows of the weighted system: (macs / t, unpacked / t) -> (t - overhead) / t.
-    let rows: Vec<(f64, f64, f64)> = used
+    // Rows of the weighted system: (macs / t, unpacked / t, outputs / t) -> (t - overhead) / t.
+    let rows: Vec<([f64; 3], f64)> = used
         .iter()
         .map(|p| {
-            (
-                p.macs / p.seconds,
-                probe.unpacked(p) / p.seconds,
-                (p.seconds - overhead_s) / p.seconds,
-            )
+            let terms = [p.macs, probe.unpacked(p), p.outputs].map(|term| term / p.seconds);
+            (terms, (p.seconds - overhead_s) / p.seconds)
         })
         .collect();
-    let (mut aa, mut ab, mut bb, mut ay, mut by) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for &(a, b, y) in &rows {
-        aa += a * a;
-        ab += a * b;
-        bb += b * b;
-        ay += a * y;
-        by += b * y;
-    }
-    let determinant = aa * bb - ab * ab;
-    let both = if reuse_rows > 0 && determinant.abs() > 1e-30 * aa * bb.max(1e-300) {
-        let per_mac = (ay * bb - by * ab) / determinant;
-        let per_unpack = (aa * by - ab * ay) / determinant;
-        (per_mac > 0.0 && per_unpack >= 0.0).then_some((per_mac, per_unpack))
-    } else {
-        None
-    };
-    let (per_mac, per_unpack) = both.or_else(|| (aa > 0.0 && ay > 0.0).then(|| (ay / aa, 0.0)))?;
+    let subsets: [&[usize]; 4] = [&[0, 1, 2], &[0, 1], &[0, 2], &[0]];
+    let (_, [per_mac, per_unpack, per_output]) = subsets
+        .iter()
+        .filter(|terms| reuse_rows > 0 || !terms.contains(&1))
+        .filter_map(|terms| {
+            let solution = least_squares(&rows, terms)?;
+            let valid = solution[0] > 0.0 && solution.iter().all(|&c| c >= 0.0);
+            valid.then(|| (squared_error(&rows, &solution), solution))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))?;
     let reuse_rows = if per_unpack > 0.0 { reuse_rows } else { 0 };
     Some(Model {
         overhead_s,
@@ -486,8 +493,58 @@ fn linear_fit(points: &[Point], overhead_s: f64, reuse_rows: u64, stream: f64) -
         per_mac,
         per_unpack,
         reuse_rows,
+        per_output,
         curve: Vec::new(),
     })
+}
+
+/// The least-squares coefficients of the columns `terms` of `rows` (the others 0), from the
+/// normal equations by Gauss–Jordan elimination with partial pivoting; None when singular.
+fn least_squares(rows: &[([f64; 3], f64)], terms: &[usize]) -> Option<[f64; 3]> {
+    let n = terms.len();
+    // [AᵀA | Aᵀy] over the chosen columns.
+    let mut system = vec![vec![0.0; n + 1]; n];
+    for (x, y) in rows {
+        for (row, &ti) in system.iter_mut().zip(terms) {
+            for (cell, &tj) in row.iter_mut().zip(terms) {
+                *cell += x[ti] * x[tj];
+            }
+            row[n] += x[ti] * y;
+        }
+    }
+    let scale = (0..n).map(|i| system[i][i]).fold(0.0, f64::max);
+    for column in 0..n {
+        let pivot = (column..n)
+            .max_by(|&a, &b| system[a][column].abs().total_cmp(&system[b][column].abs()))?;
+        if system[pivot][column].abs() <= 1e-12 * scale {
+            return None;
+        }
+        system.swap(column, pivot);
+        let lead = system[column].clone();
+        for (index, row) in system.iter_mut().enumerate() {
+            if index != column {
+                let factor = row[column] / lead[column];
+                for (cell, &l) in row.iter_mut().zip(&lead) {
+                    *cell -= factor * l;
+                }
+            }
+        }
+    }
+    let mut solution = [0.0; 3];
+    for (row, &term) in system.iter().zip(terms) {
+        solution[term] = row[n] / row[terms.iter().position(|&t| t == term)?];
+    }
+    Some(solution)
+}
+
+/// Σ (predicted − y)² of the weighted system for `solution`.
+fn squared_error(rows: &[([f64; 3], f64)], solution: &[f64; 3]) -> f64 {
+    rows.iter()
+        .map(|(x, y)| {
+            let predicted: f64 = x.iter().zip(solution).map(|(a, b)| a * b).sum();
+            (predicted - y).powi(2)
+        })
+        .sum()
 }
 
 /// Knots every half decade of MACs where samples are (a sample belongs to its nearest half

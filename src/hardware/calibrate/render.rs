@@ -219,6 +219,13 @@ fn kernel(out: &mut String, fit: &KernelFit) {
             num(rate)
         );
     }
+    if let Some(rate) = fit.output_giga_per_s {
+        let _ = writeln!(
+            out,
+            "output-giga-elements-per-s = {}    # [M] output elements finished beyond their MACs",
+            num(rate)
+        );
+    }
     let knots: Vec<String> = fit
         .curve
         .iter()
