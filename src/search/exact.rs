@@ -109,6 +109,20 @@ pub(crate) fn minimize(
     incumbent: Option<&[usize]>,
     limits: ExactLimits,
 ) -> Result<Option<Vec<usize>>, SearchError> {
+    solve(task, incumbent, limits, true)
+}
+
+/// [`minimize`], deciding the groups in their order unless `reorder` lets it put the decisive
+/// ones first. The reordered problem is solved with `reorder` off: its groups are in the order
+/// [`decisive_first`] chose, but its relaxation, summed in that order, can round differently and
+/// propose another order, and another, without end (a random sweep problem recursed until its
+/// stack overflowed, about one test run in sixty).
+fn solve(
+    task: &Task,
+    incumbent: Option<&[usize]>,
+    limits: ExactLimits,
+    reorder: bool,
+) -> Result<Option<Vec<usize>>, SearchError> {
     let decisions = task.decisions;
     let tables = build_tables(task);
     let incumbent = incumbent.filter(|choice| task.within_budgets(&decisions.evaluate(choice)));
@@ -116,8 +130,10 @@ pub(crate) fn minimize(
         .map(|choice| task.objective_of(&decisions.evaluate(choice)))
         .unwrap_or(f64::INFINITY);
     let bounds = build_bounds(task, &tables);
-    if let Some(order) = decisive_first(task, &tables, &bounds, upper) {
-        return minimize_in_order(task, &order, incumbent, limits);
+    if reorder {
+        if let Some(order) = decisive_first(task, &tables, &bounds, upper) {
+            return minimize_in_order(task, &order, incumbent, limits);
+        }
     }
     let frontier = Frontier::plan(decisions, limits.max_keys)?;
     let mut states = States::new(0, task.budgets.len());
@@ -152,7 +168,7 @@ fn minimize_in_order(
         budgets: task.budgets.clone(),
     };
     let start: Option<Vec<usize>> = incumbent.map(|c| order.iter().map(|&g| c[g]).collect());
-    let choice = minimize(&inner, start.as_deref(), limits)?;
+    let choice = solve(&inner, start.as_deref(), limits, false)?;
     Ok(choice.map(|permuted_choice| {
         let mut choice = vec![0; order.len()];
         for (position, &group) in order.iter().enumerate() {
