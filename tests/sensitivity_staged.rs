@@ -182,17 +182,26 @@ fn minilm_table_is_identical_with_one_and_two_threads() {
     let (bert, batches) = minilm();
     let resolved = space_on(&bert, |count| vec![1, count / 3, count - 2]);
     let settings = settings(Metric::Cosine, None);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let table = pool
-            .install(|| analyze(&bert, &resolved, &batches[..2], &settings, None, &|_, _| {}))
-            .unwrap();
-        serde_json::to_string(&table).unwrap()
-    };
+    let run = |threads| on_threads(threads, &bert, &resolved, &batches[..2], &settings);
     assert_eq!(run(1), run(2));
+}
+
+/// The table `analyze` writes on a pool of `threads` workers, as JSON.
+fn on_threads(
+    threads: usize,
+    model: &dyn RunnableModel,
+    space: &ResolvedSpace,
+    batches: &[Tensor],
+    settings: &Settings,
+) -> String {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let table = pool
+        .install(|| analyze(model, space, batches, settings, None, &|_, _| {}))
+        .unwrap();
+    serde_json::to_string(&table).unwrap()
 }
 
 /// The last groups are split in two per worker (see `split_tail`): with one worker smollm2's first
@@ -203,16 +212,7 @@ fn smollm2_table_is_identical_stacked_and_split() {
     let resolved = space_on(&llama, |count| vec![5, count / 2]);
     let settings = settings(Metric::Kl, None);
     let batches = [ids];
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let table = pool
-            .install(|| analyze(&llama, &resolved, &batches, &settings, None, &|_, _| {}))
-            .unwrap();
-        serde_json::to_string(&table.cells).unwrap()
-    };
+    let run = |threads| on_threads(threads, &llama, &resolved, &batches, &settings);
     assert_eq!(run(1), run(2));
 }
 

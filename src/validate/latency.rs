@@ -13,7 +13,7 @@
 //! passed `repeats` times, the passes going round the plans (all plans once, then again), and each
 //! layer's time is its fastest call (other processes and a drifting machine only ever add time).
 //! Each pass runs with the stack at another offset (seeded; see
-//! [`crate::hardware::calibrate::measure::on_shifted_stack`]), as calibration's passes do, so the
+//! [`crate::hardware::calibrate::layout::on_shifted_stack`]), as calibration's passes do, so the
 //! fastest call does not depend on where this process's stack happened to sit.
 //! A plan's measured latency is the sum of its layers' times, like its predicted one. Tie groups
 //! of the space are not applied: the cost model prices each layer alone, so any admissible mix
@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ValidateError;
 use super::latency_summary::{summarize, LatencySummary};
+use crate::hardware::calibrate::layout::{on_shifted_stack, stack_shift};
 use crate::hardware::calibrate::measure::{
-    activation_kernel, cache_flusher, float_dtype, flush_caches, load_average, on_shifted_stack,
-    prepare_copies, random_tensor, rng_for, stack_shift, time_call, with_page_aligned, Weight,
-    COLD_BYTES,
+    activation_kernel, cache_flusher, float_dtype, flush_caches, load_average, prepare_copies,
+    random_tensor, rng_for, time_call, with_page_aligned, Weight, COLD_BYTES,
 };
 use crate::hardware::calibrate::Kernel;
 use crate::hardware::formats::QuantCatalog;

@@ -3,6 +3,7 @@
 //! clock); `render` writes the profile TOML with a source comment beside every number.
 
 pub mod fit;
+pub mod layout;
 pub mod measure;
 pub mod measurements;
 pub mod render;
