@@ -1,10 +1,11 @@
 //! Timing candle's CPU kernels on this machine. Measuring only: it returns raw samples, and
 //! fitting them into a profile is `fit.rs`'s job.
 //!
-//! Weights are random (seeded), one per sample, and every pass calls each sample once in a
-//! shuffled order after the caches are flushed: weights come from DRAM and each call follows
-//! other kernels, as layers run in a model; activations stay hot. Each sample is the expected
-//! fastest of [`FASTEST_OF`] calls (see [`measure`]).
+//! Weights are random (seeded), one per sample, and every pass calls each sample once after the
+//! caches are flushed, row count by row count and kernel by kernel in a shuffled order, with the
+//! stack at another offset each pass: weights come from DRAM and each call follows other calls,
+//! as layers run in a model; activations stay hot. Each sample is the expected fastest of
+//! [`FASTEST_OF`] calls (see [`measure`]).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -59,7 +60,7 @@ pub fn with_page_aligned<T>(allocate: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Rows of the warm-up call (see [`warm_up`]).
+/// Rows of the warm-up call (see [`Bench::prepare`]).
 const WARM_UP_ROWS: usize = 2;
 
 /// Passes of the read-bandwidth probe at least, and seconds of them at least (capped at
