@@ -530,9 +530,10 @@ fn least_squares(rows: &[([f64; 3], f64)], terms: &[usize]) -> Option<[f64; 3]> 
             }
         }
     }
+    // Row i now holds column i's pivot alone.
     let mut solution = [0.0; 3];
-    for (row, &term) in system.iter().zip(terms) {
-        solution[term] = row[n] / row[terms.iter().position(|&t| t == term)?];
+    for (i, (row, &term)) in system.iter().zip(terms).enumerate() {
+        solution[term] = row[n] / row[i];
     }
     Some(solution)
 }

@@ -354,10 +354,12 @@ impl Bench {
             };
             inputs.push(input);
         }
-        Ok(Bench {
-            weights: weights.into_iter().flatten().collect(),
-            inputs,
-        })
+        // Every planned sample belongs to one of the groups the plan was made from.
+        let weights = weights.into_iter().collect::<Option<Vec<Weight>>>();
+        let weights = weights.ok_or_else(|| {
+            candle_core::Error::Msg("a planned sample has no prepared weight".into())
+        })?;
+        Ok(Bench { weights, inputs })
     }
 }
 
