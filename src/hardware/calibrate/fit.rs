@@ -41,6 +41,8 @@ const KNOT_STEPS: [f64; 8] = [0.7, 0.8, 0.9, 0.95, 1.05, 1.1, 1.25, 1.4];
 const ROUNDS: usize = 6;
 /// Rows of one tile in candle's generic quantized matmul (`k_quants::MATMUL_ROW_TILE`).
 const ROW_TILE: u64 = 16;
+/// Depths (floats) whose columns alias in the cache when gemm packs a transposed weight.
+const ALIASED_DEPTH: u64 = 512;
 /// Knots per decade of MACs.
 const KNOTS_PER_DECADE: f64 = 2.0;
 
@@ -98,7 +100,21 @@ pub fn paths(kernel: Kernel) -> Vec<(&'static str, Conditions)> {
     ];
     match kernel {
         Kernel::F32 | Kernel::F16 | Kernel::Bf16 => {
-            vec![by_rows[0], ("several rows", rows(2)), generic]
+            // gemm's AVX-512 kernels pack the transposed weight column by column: at a depth that
+            // is a multiple of 512 floats every column starts in the same cache sets, and a few
+            // rows run at half the speed (2 rows of 576 x 1536: 771 us; of 1536 x 576: 383 us).
+            let aliased = |min_rows| Conditions {
+                min_rows: Some(min_rows),
+                depth_multiple_of: Some(ALIASED_DEPTH),
+                ..Conditions::default()
+            };
+            vec![
+                ("several row tiles, aliased depth", aliased(ROW_TILE + 1)),
+                by_rows[0],
+                ("several rows, aliased depth", aliased(2)),
+                ("several rows", rows(2)),
+                generic,
+            ]
         }
         Kernel::Q8_0 => [("repacked", repacked(None, Some(256)))]
             .into_iter()
@@ -588,5 +604,34 @@ fn fit_knots(model: &mut Model, points: &[Point]) {
             knot.1 /= top;
         }
         model.per_mac /= top;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first path (most specific first) whose conditions a call fits.
+    fn path_of(kernel: Kernel, rows: usize, cols: usize, depth: usize) -> &'static str {
+        let paths = paths(kernel);
+        let found = paths.iter().find(|(_, c)| c.fits(rows, cols, depth));
+        found.map_or("none", |(name, _)| *name)
+    }
+
+    #[test]
+    fn float_paths_split_aliased_depths_by_rows() {
+        assert_eq!(path_of(Kernel::F32, 1, 576, 1536), "generic");
+        assert_eq!(path_of(Kernel::F32, 8, 1536, 576), "several rows");
+        assert_eq!(
+            path_of(Kernel::F32, 8, 576, 1536),
+            "several rows, aliased depth"
+        );
+        assert_eq!(path_of(Kernel::F32, 64, 1536, 576), "several row tiles");
+        assert_eq!(
+            path_of(Kernel::F16, 64, 576, 1536),
+            "several row tiles, aliased depth"
+        );
+        // Quantized kernels have no such path.
+        assert_eq!(path_of(Kernel::Q4_0, 8, 576, 1536), "one row tile");
     }
 }
