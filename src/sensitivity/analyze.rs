@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use candle_core::{DType, Tensor};
 use rayon::prelude::*;
@@ -180,13 +181,121 @@ pub fn analyze(
             reason: "no batches: pass --calib N with N >= 1".into(),
         });
     }
-    // Hashing the weights for the provenance (a forward's time for smollm2) runs beside the
-    // fp32 passes.
-    let (provenance, staged) = rayon::join(
-        || provenance(model, space, batches, settings),
-        || staged_passes(model, batches),
-    );
-    let (provenance, staged) = (provenance?, staged?);
+    // Resuming checks the journal against the provenance before anything runs. Otherwise the
+    // weights' hash (longer than smollm2's fp32 pass) runs beside the fp32 passes and the first
+    // cells, and the journal opens when it is done: cells finished before wait in memory.
+    let resume_from = journal.filter(|(path, resume)| *resume && path.exists());
+    if let Some((path, false)) = journal {
+        Journal::refuse_existing(path)?;
+    }
+    let sink = Mutex::new(match journal {
+        Some(_) => Sink::Waiting(Vec::new()),
+        None => Sink::Off,
+    });
+    let hashed: OnceLock<Result<Provenance, SensitivityError>> = OnceLock::new();
+    let outcome = rayon::scope(|scope| {
+        let (finished, staged) = match resume_from {
+            Some((path, _)) => {
+                let (provenance, staged) = rayon::join(
+                    || provenance(model, space, batches, settings),
+                    || staged_passes(model, batches, settings.metric),
+                );
+                let provenance = provenance?;
+                let (opened, finished) = Journal::open(path, &provenance, settings.shard, true)?;
+                lock(&sink)?.open(opened)?;
+                let _ = hashed.set(Ok(provenance));
+                (finished, staged?)
+            }
+            None => {
+                scope.spawn(|_| {
+                    let opened = provenance(model, space, batches, settings).and_then(|p| {
+                        if let Some((path, _)) = journal {
+                            let (opened, _) = Journal::open(path, &p, settings.shard, false)?;
+                            lock(&sink)?.open(opened)?;
+                        }
+                        Ok(p)
+                    });
+                    let _ = hashed.set(opened);
+                });
+                (Vec::new(), staged_passes(model, batches, settings.metric)?)
+            }
+        };
+        run_cells(
+            model, space, batches, settings, finished, staged, &sink, progress,
+        )
+    });
+    let (total_cells, finished) = outcome?;
+    let provenance = match hashed.into_inner() {
+        Some(result) => result?,
+        None => unreachable_provenance()?,
+    };
+    drop(sink);
+    Ok(SensitivityTable {
+        schema: SENSITIVITY_SCHEMA.into(),
+        provenance,
+        shard: settings.shard,
+        total_cells,
+        ties: space.ties.clone(),
+        cells: finished,
+    })
+}
+
+/// Where finished cells go: the journal once it is open, memory until then, or nowhere.
+enum Sink {
+    Off,
+    Waiting(Vec<Cell>),
+    Open(Journal),
+}
+
+impl Sink {
+    fn append(&mut self, cells: &[Cell]) -> Result<(), SensitivityError> {
+        match self {
+            Sink::Off => {}
+            Sink::Waiting(waiting) => waiting.extend(cells.iter().cloned()),
+            Sink::Open(journal) => cells.iter().try_for_each(|cell| journal.append(cell))?,
+        }
+        Ok(())
+    }
+
+    /// Opens the journal and writes the cells that waited for it.
+    fn open(&mut self, journal: Journal) -> Result<(), SensitivityError> {
+        if let Sink::Waiting(waiting) = self {
+            waiting.iter().try_for_each(|cell| journal.append(cell))?;
+        }
+        *self = Sink::Open(journal);
+        Ok(())
+    }
+}
+
+fn lock(sink: &Mutex<Sink>) -> Result<std::sync::MutexGuard<'_, Sink>, SensitivityError> {
+    sink.lock().map_err(|_| SensitivityError::Invalid {
+        what: "the journal".into(),
+        reason: "its lock was poisoned by a failed worker".into(),
+    })
+}
+
+/// The provenance is set on every path through [`analyze`]'s scope; this names the bug if not.
+fn unreachable_provenance() -> Result<Provenance, SensitivityError> {
+    Err(SensitivityError::Invalid {
+        what: "the analysis's provenance".into(),
+        reason: "the weights' hash did not run (a bug in bitplan)".into(),
+    })
+}
+
+/// Runs every pending cell (all cells of the shard but `finished`), each group's cells going to
+/// `sink` as the group finishes. Returns the table's total cells and every finished cell in
+/// index order.
+#[allow(clippy::too_many_arguments)]
+fn run_cells(
+    model: &dyn RunnableModel,
+    space: &ResolvedSpace,
+    batches: &[Tensor],
+    settings: &Settings,
+    mut finished: Vec<Cell>,
+    staged: Vec<Staged>,
+    sink: &Mutex<Sink>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(usize, Vec<Cell>), SensitivityError> {
     let all = groups(model, space);
     let total_cells = all.iter().map(Vec::len).sum();
     // A shard takes whole groups: every n-th.
@@ -197,13 +306,6 @@ pub fn analyze(
         .map(|(_, group)| group)
         .collect();
     let mine_cells: usize = mine.iter().map(Vec::len).sum();
-    let (journal, mut finished) = match journal {
-        Some((path, resume)) => {
-            let (journal, cells) = Journal::open(path, &provenance, settings.shard, resume)?;
-            (Some(journal), cells)
-        }
-        None => (None, Vec::new()),
-    };
     let done_indices: BTreeSet<usize> = finished.iter().map(|c| c.index).collect();
     // A group with any cell left runs whole (the finished cells come out the same and are
     // not written again).
@@ -222,11 +324,7 @@ pub fn analyze(
             .into_iter()
             .filter(|cell| !done_indices.contains(&cell.index))
             .collect();
-        if let Some(journal) = &journal {
-            for cell in &new {
-                journal.append(cell)?;
-            }
-        }
+        lock(sink)?.append(&new)?;
         progress(
             done.fetch_add(new.len(), Ordering::SeqCst) + new.len(),
             mine_cells,
@@ -261,27 +359,35 @@ pub fn analyze(
     }
     finished.extend(computed);
     finished.sort_by_key(|cell| cell.index);
-    let table = SensitivityTable {
-        schema: SENSITIVITY_SCHEMA.into(),
-        provenance,
-        shard: settings.shard,
-        total_cells,
-        ties: space.ties.clone(),
-        cells: finished,
-    };
-    drop(journal);
-    Ok(table)
+    Ok((total_cells, finished))
 }
 
-/// The fp32 run of every batch with every stage's starting state (see [`staged_fp32`]).
+/// One calibration batch's fp32 run: its outputs, the reference the cells are measured
+/// against, and the state at the start of every stage (see [`staged_fp32`]).
+struct Staged {
+    outputs: Tensor,
+    reference: Reference,
+    states: Vec<Tensor>,
+}
+
+/// The fp32 run of every batch, with its reference for `metric`.
 fn staged_passes(
     model: &dyn RunnableModel,
     batches: &[Tensor],
-) -> Result<Vec<(Tensor, Vec<Tensor>)>, SensitivityError> {
+    metric: Metric,
+) -> Result<Vec<Staged>, SensitivityError> {
     let fp32 = PreparedAssignment::fp32(model)?;
     batches
         .par_iter()
-        .map(|batch| Ok(staged_fp32(model, batch, &fp32)?))
+        .map(|batch| {
+            let (outputs, states) = staged_fp32(model, batch, &fp32)?;
+            let reference = Reference::new(metric, &outputs)?;
+            Ok(Staged {
+                outputs,
+                reference,
+                states,
+            })
+        })
         .collect()
 }
 
@@ -305,7 +411,7 @@ impl<'a> Context<'a> {
         batches: &'a [Tensor],
         settings: &'a Settings,
         pending: &[CellJob],
-        staged: Vec<(Tensor, Vec<Tensor>)>,
+        staged: Vec<Staged>,
     ) -> Result<Self, SensitivityError> {
         let needs_ranges = space
             .layers
@@ -322,12 +428,7 @@ impl<'a> Context<'a> {
         } else {
             BTreeMap::new()
         };
-        let mut reference = Vec::with_capacity(staged.len());
-        let mut states = Vec::with_capacity(staged.len());
-        for (logits, batch_states) in staged {
-            reference.push(Reference::new(settings.metric, &logits)?);
-            states.push(batch_states);
-        }
+        let (reference, states) = staged.into_iter().map(|s| (s.reference, s.states)).unzip();
         Ok(Self {
             model,
             batches,
@@ -490,7 +591,7 @@ fn quantized_weight(model: &dyn RunnableModel, job: &CellJob) -> Result<Tensor, 
 fn all_layer_stats(
     model: &dyn RunnableModel,
     batches: &[Tensor],
-    staged: &[(Tensor, Vec<Tensor>)],
+    staged: &[Staged],
     settings: &Settings,
     pending: &[CellJob],
 ) -> Result<BTreeMap<String, LayerStats>, SensitivityError> {
@@ -509,7 +610,7 @@ fn all_layer_stats(
     let labelled = batches
         .iter()
         .zip(staged)
-        .map(|(batch, (logits, _))| Ok((batch.clone(), pseudo_labels(logits)?)))
+        .map(|(batch, staged)| Ok((batch.clone(), pseudo_labels(&staged.outputs)?)))
         .collect::<Result<Vec<_>, SensitivityError>>()?;
     layers.retain(|(_, layer)| model.weight(layer).is_some());
     // One backward pass per batch gives every layer's ∂L/∂Y.

@@ -46,8 +46,8 @@ impl Journal {
         resume: bool,
     ) -> Result<(Self, Vec<Cell>), SensitivityError> {
         let exists = path.exists();
-        if exists && !resume {
-            return Err(file_error(path, "a journal of an unfinished analysis is here: pass --resume to continue it, or delete it to start over"));
+        if !resume {
+            Self::refuse_existing(path)?;
         }
         let finished = if exists {
             read_back(path, provenance, shard)?
@@ -77,6 +77,15 @@ impl Journal {
             },
             finished,
         ))
+    }
+
+    /// Refuses a journal already at `path` (one of an unfinished analysis, which only `--resume`
+    /// may continue).
+    pub fn refuse_existing(path: &Path) -> Result<(), SensitivityError> {
+        if path.exists() {
+            return Err(file_error(path, "a journal of an unfinished analysis is here: pass --resume to continue it, or delete it to start over"));
+        }
+        Ok(())
     }
 
     /// Appends one finished cell and flushes it to disk.
