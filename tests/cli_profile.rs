@@ -116,3 +116,50 @@ fn calibrate_quick_measures_then_fits_a_valid_profile() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
 }
+
+#[test]
+fn calibrate_in_processes_fits_their_median() {
+    let dir = std::env::temp_dir().join(format!("bitplan-cli-processes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("quick-cpu.toml");
+    let args = [
+        "profile",
+        "calibrate",
+        "--quick",
+        "--threads",
+        "1",
+        "--processes",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = bitplan(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("median of 2 processes"), "{stdout}");
+    let read = |name: &str| -> bitplan::hardware::calibrate::Measurements {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let parts = [
+        read("quick-cpu.measurements.process-1.json"),
+        read("quick-cpu.measurements.process-2.json"),
+    ];
+    let combined = read("quick-cpu.measurements.json");
+    assert_eq!(combined.processes, 2);
+    assert_eq!(
+        combined,
+        bitplan::hardware::calibrate::Measurements::median_of(&parts).unwrap()
+    );
+    bitplan::hardware::load_file(&out).unwrap();
+    // Resuming with both processes finished measures nothing again and fits the same profile.
+    let first = std::fs::read_to_string(&out).unwrap();
+    let resumed: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--resume", "--force"])
+        .collect();
+    let (code, stdout, stderr) = bitplan(&resumed);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("measuring into"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
+}

@@ -82,9 +82,59 @@ fn synthetic() -> Measurements {
         machine: machine(),
         seed: 3,
         complete: true,
+        processes: 1,
         read,
         matmul,
     }
+}
+
+/// `synthetic()` with every time scaled by `factor` (another process's draw).
+fn scaled(factor: f64) -> Measurements {
+    let mut measurements = synthetic();
+    for sample in &mut measurements.matmul {
+        sample.seconds *= factor;
+        sample.median_seconds *= factor;
+        sample.min_seconds *= factor;
+    }
+    for sample in &mut measurements.read {
+        sample.seconds *= factor;
+    }
+    measurements
+}
+
+#[test]
+fn processes_combine_by_their_median_and_refuse_another_plan() {
+    let parts = [scaled(1.3), scaled(1.0), scaled(0.9)];
+    let combined = Measurements::median_of(&parts).unwrap();
+    assert_eq!(combined.processes, 3);
+    let one = synthetic();
+    for (got, want) in combined.matmul.iter().zip(&one.matmul) {
+        assert_eq!(got.key(), want.key());
+        assert_eq!(got.seconds, want.seconds);
+        assert_eq!(got.median_seconds, want.median_seconds);
+        assert_eq!(got.min_seconds, want.min_seconds * 0.9);
+        assert_eq!(got.repeats, 3 * want.repeats);
+    }
+    assert_eq!(combined.read[0].seconds, one.read[0].seconds);
+    // An even count takes the mean of the middle two.
+    let pair = Measurements::median_of(&[scaled(1.0), scaled(3.0)]).unwrap();
+    assert!((pair.matmul[0].seconds - 2.0 * one.matmul[0].seconds).abs() < 1e-15);
+    // One that measured other samples, another seed or not to the end is refused, naming it.
+    let mut other = synthetic();
+    other.matmul.pop();
+    let error = Measurements::median_of(&[synthetic(), other]).unwrap_err();
+    assert!(
+        error.starts_with("process 2: measured other samples"),
+        "{error}"
+    );
+    let mut reseeded = synthetic();
+    reseeded.seed = 4;
+    let error = Measurements::median_of(&[synthetic(), reseeded]).unwrap_err();
+    assert!(error.starts_with("process 2: taken with seed 4"), "{error}");
+    let mut partial = synthetic();
+    partial.complete = false;
+    let error = Measurements::median_of(&[partial]).unwrap_err();
+    assert_eq!(error, "process 1: measurements are not complete");
 }
 
 #[test]

@@ -67,7 +67,7 @@ struct CalibrateArgs {
     #[arg(long)]
     measurements: Option<PathBuf>,
     /// Fit from this measurements file instead of measuring.
-    #[arg(long, conflicts_with_all = ["measurements", "resume", "quick", "threads"])]
+    #[arg(long, conflicts_with_all = ["measurements", "resume", "quick", "threads", "processes"])]
     from: Option<PathBuf>,
     /// Seed for the random weights and activations.
     #[arg(long, default_value_t = 1)]
@@ -85,6 +85,14 @@ struct CalibrateArgs {
     /// Overwrite OUT and the measurements file if they exist.
     #[arg(long)]
     force: bool,
+    /// Measure in this many processes, one after another, and fit the per-sample median: kernel
+    /// speed depends on the memory layout a process draws (each process's measurements go
+    /// beside the measurements file, `.process-K.json`; `--resume` reruns only unfinished ones).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    processes: u32,
+    /// Measure only (no fit, no profile): how `--processes` runs each process.
+    #[arg(long, hide = true, conflicts_with = "from")]
+    measure_only: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -178,9 +186,14 @@ fn print_ridges(profile: &Profile) {
 }
 
 fn calibrate_command(args: CalibrateArgs) -> anyhow::Result<()> {
+    if args.measure_only {
+        measure_here(&args)?;
+        return Ok(());
+    }
     refuse_overwrite(&args.out, args.force)?;
     let measurements = match &args.from {
         Some(path) => read_measurements(path)?,
+        None if args.processes > 1 => measure_in_processes(&args)?,
         None => measure_here(&args)?,
     };
     let name = args
@@ -265,6 +278,75 @@ fn measure_here(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
         measurements.matmul.len()
     );
     Ok(measurements)
+}
+
+/// Where process `process` (from 1) of `--processes` writes its measurements.
+fn process_path(measurements: &Path, process: u32) -> PathBuf {
+    measurements.with_extension(format!("process-{process}.json"))
+}
+
+/// Measures in `args.processes` child processes of this executable, one after another, and
+/// writes the per-sample median of their measurements to the measurements file.
+fn measure_in_processes(args: &CalibrateArgs) -> anyhow::Result<Measurements> {
+    let path = measurements_path(args);
+    if !args.resume {
+        refuse_overwrite(&path, args.force)?;
+    }
+    let executable = std::env::current_exe().context("finding bitplan's own executable")?;
+    let mut parts = Vec::new();
+    for process in 1..=args.processes {
+        let part = process_path(&path, process);
+        let finished = args.resume && read_measurements(&part).is_ok_and(|m| m.complete);
+        if !finished {
+            println!(
+                "process {process} of {}: measuring into {}",
+                args.processes,
+                part.display()
+            );
+            let mut command = std::process::Command::new(&executable);
+            command
+                .args(["profile", "calibrate", "--measure-only", "--out"])
+                .arg(&args.out)
+                .arg("--measurements")
+                .arg(&part)
+                .args(["--seed", &args.seed.to_string()]);
+            if let Some(threads) = args.threads {
+                command.args(["--threads", &threads.to_string()]);
+            }
+            for (set, flag) in [
+                (args.quick, "--quick"),
+                (args.force, "--force"),
+                (args.resume && part.exists(), "--resume"),
+            ] {
+                if set {
+                    command.arg(flag);
+                }
+            }
+            let status = command
+                .status()
+                .with_context(|| format!("starting {}", executable.display()))?;
+            if !status.success() {
+                bail!(
+                    "process {process} of {} failed ({status}); what it measured is in {} \
+                     (--resume continues)",
+                    args.processes,
+                    part.display()
+                );
+            }
+        }
+        parts.push(read_measurements(&part)?);
+    }
+    let combined = Measurements::median_of(&parts)
+        .map_err(|e| anyhow::anyhow!("combining the processes' measurements: {e}"))?;
+    let json = serde_json::to_vec_pretty(&combined)?;
+    write_atomically(&path, &json)?;
+    println!(
+        "wrote {} (median of {} processes, {} matmul samples)",
+        path.display(),
+        args.processes,
+        combined.matmul.len()
+    );
+    Ok(combined)
 }
 
 /// Writes to a temporary file beside `path`, then renames it over `path`.

@@ -198,6 +198,7 @@ pub fn measure(
             machine: machine(),
             seed: settings.seed,
             complete: false,
+            processes: 1,
             read: Vec::new(),
             matmul: Vec::new(),
         },

@@ -149,6 +149,88 @@ pub struct Measurements {
     pub machine: Machine,
     pub seed: u64,
     pub complete: bool,
+    /// Processes whose measurements this file is the median of (1: measured in one).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub processes: usize,
     pub read: Vec<ReadSample>,
     pub matmul: Vec<MatmulSample>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(value: &usize) -> bool {
+    *value == 1
+}
+
+impl Measurements {
+    /// The per-sample median of complete measurements taken in separate processes with the same
+    /// plan (same seed and settings). Kernel speed on a machine depends on the process's memory
+    /// layout, which one process draws once; the median over processes does not carry one draw.
+    /// Per sample: `seconds` and `median_seconds` are medians over the processes, `min_seconds`
+    /// the fastest call of any, `repeats` the calls of all; the calls themselves stay in the
+    /// processes' files.
+    pub fn median_of(parts: &[Measurements]) -> Result<Measurements, String> {
+        let first = parts
+            .first()
+            .ok_or("no measurements to take the median of")?;
+        for (index, part) in parts.iter().enumerate() {
+            let which = format!("process {}", index + 1);
+            if !part.complete {
+                return Err(format!("{which}: measurements are not complete"));
+            }
+            if part.seed != first.seed || part.machine != first.machine {
+                return Err(format!(
+                    "{which}: taken with seed {} on {:?}, where process 1 was seed {} on {:?}",
+                    part.seed, part.machine, first.seed, first.machine
+                ));
+            }
+            let keys =
+                |m: &Measurements| m.matmul.iter().map(MatmulSample::key).collect::<Vec<_>>();
+            let reads = |m: &Measurements| m.read.iter().map(|r| r.bytes).collect::<Vec<_>>();
+            if keys(part) != keys(first) || reads(part) != reads(first) {
+                return Err(format!(
+                    "{which}: measured other samples than process 1 (another plan)"
+                ));
+            }
+        }
+        let median = |values: Vec<f64>| {
+            let mut values = values;
+            values.sort_by(f64::total_cmp);
+            let middle = values.len() / 2;
+            match values.len() % 2 {
+                1 => values[middle],
+                _ => (values[middle - 1] + values[middle]) / 2.0,
+            }
+        };
+        let matmul = (0..first.matmul.len())
+            .map(|i| {
+                let samples: Vec<&MatmulSample> = parts.iter().map(|p| &p.matmul[i]).collect();
+                MatmulSample {
+                    seconds: median(samples.iter().map(|s| s.seconds).collect()),
+                    median_seconds: median(samples.iter().map(|s| s.median_seconds).collect()),
+                    min_seconds: samples
+                        .iter()
+                        .map(|s| s.min_seconds)
+                        .fold(f64::INFINITY, f64::min),
+                    repeats: samples.iter().map(|s| s.repeats).sum(),
+                    call_seconds: Vec::new(),
+                    ..first.matmul[i].clone()
+                }
+            })
+            .collect();
+        let read = (0..first.read.len())
+            .map(|i| ReadSample {
+                bytes: first.read[i].bytes,
+                seconds: median(parts.iter().map(|p| p.read[i].seconds).collect()),
+            })
+            .collect();
+        Ok(Measurements {
+            processes: parts.iter().map(|p| p.processes).sum(),
+            read,
+            matmul,
+            ..first.clone()
+        })
+    }
 }

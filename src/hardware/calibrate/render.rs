@@ -53,6 +53,13 @@ fn header(out: &mut String, name: &str, measurements: &Measurements, fitted: &Fi
         machine.threads,
         measurements.seed
     );
+    if measurements.processes > 1 {
+        let _ = writeln!(
+            out,
+            "#        Each sample is the median over {} processes (each draws its own memory layout).",
+            measurements.processes
+        );
+    }
     let _ = writeln!(out, "#        Fit quality: {}.", fitted.summary());
     let _ = writeln!(
         out,
