@@ -10,17 +10,17 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::grad::{
     all_output_gradients, hessian_trace, output_fisher_score, pseudo_labels, OutputGradient,
 };
 use super::groups::{groups, split_tail, CellJob};
-use super::journal::Journal;
+use super::journal::{lock, Journal, Sink};
 use super::measure::{Metric, Reference};
+pub use super::provenance::provenance;
 use super::stats::Estimate;
 use super::table::{
     in_shard, Cell, Provenance, Proxies, SensitivityTable, Shard, SENSITIVITY_SCHEMA,
@@ -31,7 +31,7 @@ use crate::model::executor::staged_fp32;
 use crate::model::{
     Assignment, Calibration, LayerContext, LayerFormats, PreparedAssignment, RunnableModel,
 };
-use crate::quant::{error_metrics, fake_quant_weight, with_f32, Format};
+use crate::quant::{error_metrics, fake_quant_weight, Format};
 use crate::space::ResolvedSpace;
 
 /// Hutchinson probes per layer by default: the estimate's relative error falls as 1/√probes.
@@ -87,81 +87,6 @@ struct LayerStats {
     /// Per batch: the fp32 output and (∂L/∂Y)².
     fisher: Option<Vec<OutputGradient>>,
     trace: Option<f64>,
-}
-
-/// The provenance of analyzing `model` on `batches` over `space`.
-pub fn provenance(
-    model: &dyn RunnableModel,
-    space: &ResolvedSpace,
-    batches: &[Tensor],
-    settings: &Settings,
-) -> Result<Provenance, SensitivityError> {
-    let graph = model.graph();
-    let mut weights = Sha256::new();
-    for layer in &graph.layers {
-        if let Some(weight) = model.weight(&layer.name) {
-            hash_tensor(&mut weights, weight)?;
-        }
-    }
-    let mut data = Sha256::new();
-    for batch in batches {
-        hash_tensor(&mut data, batch)?;
-    }
-    let mut proxies: Vec<Proxy> = settings.proxies.clone();
-    proxies.sort();
-    proxies.dedup();
-    Ok(Provenance {
-        bitplan_version: env!("CARGO_PKG_VERSION").into(),
-        model: graph.model.clone(),
-        model_hash: hex(&weights.finalize()),
-        calib_hash: hex(&data.finalize()),
-        calib_samples: batches
-            .iter()
-            .map(|b| b.dims().first().copied().unwrap_or(0))
-            .sum(),
-        calib_batches: batches.len(),
-        space: space.space.clone(),
-        space_hash: space.content_sha256(),
-        metric: settings.metric.to_string(),
-        proxies: proxies
-            .iter()
-            .map(|p| format!("{p:?}").to_lowercase())
-            .collect(),
-        hutchinson_probes: if proxies.contains(&Proxy::Hessian) {
-            settings.hutchinson_probes
-        } else {
-            0
-        },
-        seed: settings.seed,
-    })
-}
-
-/// Feeds the tensor's values as little-endian f32 bytes to `hasher` (the same digest as hashing
-/// all tensors' bytes concatenated, without building that buffer: 540 MB for smollm2).
-fn hash_tensor(hasher: &mut Sha256, tensor: &Tensor) -> Result<(), SensitivityError> {
-    // Token ids hash as their f32 values too; float tensors are read in place.
-    let tensor = match tensor.dtype().is_float() {
-        true => tensor.clone(),
-        false => tensor.to_dtype(DType::F32)?,
-    };
-    with_f32(&tensor, |values| {
-        if cfg!(target_endian = "little") {
-            hasher.update(bytemuck::cast_slice::<f32, u8>(values));
-        } else {
-            for value in values {
-                hasher.update(value.to_le_bytes());
-            }
-        }
-        Ok(())
-    })
-    .map_err(|error| SensitivityError::Invalid {
-        what: format!("hashing a tensor of shape {:?}", tensor.dims()),
-        reason: error.to_string(),
-    })
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs the analysis. With `journal`, finished cells are appended there and, with `resume`, the
@@ -237,40 +162,6 @@ pub fn analyze(
         total_cells,
         ties: space.ties.clone(),
         cells: finished,
-    })
-}
-
-/// Where finished cells go: the journal once it is open, memory until then, or nowhere.
-enum Sink {
-    Off,
-    Waiting(Vec<Cell>),
-    Open(Journal),
-}
-
-impl Sink {
-    fn append(&mut self, cells: &[Cell]) -> Result<(), SensitivityError> {
-        match self {
-            Sink::Off => {}
-            Sink::Waiting(waiting) => waiting.extend(cells.iter().cloned()),
-            Sink::Open(journal) => cells.iter().try_for_each(|cell| journal.append(cell))?,
-        }
-        Ok(())
-    }
-
-    /// Opens the journal and writes the cells that waited for it.
-    fn open(&mut self, journal: Journal) -> Result<(), SensitivityError> {
-        if let Sink::Waiting(waiting) = self {
-            waiting.iter().try_for_each(|cell| journal.append(cell))?;
-        }
-        *self = Sink::Open(journal);
-        Ok(())
-    }
-}
-
-fn lock(sink: &Mutex<Sink>) -> Result<std::sync::MutexGuard<'_, Sink>, SensitivityError> {
-    sink.lock().map_err(|_| SensitivityError::Invalid {
-        what: "the journal".into(),
-        reason: "its lock was poisoned by a failed worker".into(),
     })
 }
 

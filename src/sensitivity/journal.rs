@@ -195,3 +195,39 @@ pub fn write_table(path: &Path, table: &super::SensitivityTable) -> Result<(), S
     }
     Ok(())
 }
+
+/// Where finished cells go: the journal once it is open, memory until then, or nowhere.
+pub(super) enum Sink {
+    Off,
+    Waiting(Vec<Cell>),
+    Open(Journal),
+}
+
+impl Sink {
+    pub(super) fn append(&mut self, cells: &[Cell]) -> Result<(), SensitivityError> {
+        match self {
+            Sink::Off => {}
+            Sink::Waiting(waiting) => waiting.extend(cells.iter().cloned()),
+            Sink::Open(journal) => cells.iter().try_for_each(|cell| journal.append(cell))?,
+        }
+        Ok(())
+    }
+
+    /// Opens the journal and writes the cells that waited for it.
+    pub(super) fn open(&mut self, journal: Journal) -> Result<(), SensitivityError> {
+        if let Sink::Waiting(waiting) = self {
+            waiting.iter().try_for_each(|cell| journal.append(cell))?;
+        }
+        *self = Sink::Open(journal);
+        Ok(())
+    }
+}
+
+pub(super) fn lock(
+    sink: &Mutex<Sink>,
+) -> Result<std::sync::MutexGuard<'_, Sink>, SensitivityError> {
+    sink.lock().map_err(|_| SensitivityError::Invalid {
+        what: "the journal".into(),
+        reason: "its lock was poisoned by a failed worker".into(),
+    })
+}

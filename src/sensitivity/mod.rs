@@ -10,6 +10,7 @@ mod groups;
 pub mod journal;
 pub mod measure;
 pub mod merge;
+pub mod provenance;
 pub mod stats;
 pub mod table;
 pub mod threads;
