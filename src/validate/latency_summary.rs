@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::latency::{LayerTiming, PlanTiming};
 use super::rank::spearman;
+use crate::hardware::calibrate::measurements::median;
 
 /// A prediction counts as good within this relative error (the issue's ±10%).
 pub const WITHIN: f64 = 0.10;
@@ -64,19 +65,6 @@ pub struct LatencySummary {
 
 fn error(predicted: f64, measured: f64) -> f64 {
     predicted / measured - 1.0
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[middle]
-    } else {
-        (values[middle - 1] + values[middle]) / 2.0
-    }
 }
 
 /// A layer's name with its numbers replaced by N: `blk.3.ffn_down` -> `blk.N.ffn_down`.

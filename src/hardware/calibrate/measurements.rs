@@ -195,21 +195,14 @@ impl Measurements {
                 ));
             }
         }
-        let median = |values: Vec<f64>| {
-            let mut values = values;
-            values.sort_by(f64::total_cmp);
-            let middle = values.len() / 2;
-            match values.len() % 2 {
-                1 => values[middle],
-                _ => (values[middle - 1] + values[middle]) / 2.0,
-            }
-        };
         let matmul = (0..first.matmul.len())
             .map(|i| {
                 let samples: Vec<&MatmulSample> = parts.iter().map(|p| &p.matmul[i]).collect();
                 MatmulSample {
-                    seconds: median(samples.iter().map(|s| s.seconds).collect()),
-                    median_seconds: median(samples.iter().map(|s| s.median_seconds).collect()),
+                    seconds: median(&mut samples.iter().map(|s| s.seconds).collect::<Vec<_>>()),
+                    median_seconds: median(
+                        &mut samples.iter().map(|s| s.median_seconds).collect::<Vec<_>>(),
+                    ),
                     min_seconds: samples
                         .iter()
                         .map(|s| s.min_seconds)
@@ -223,7 +216,7 @@ impl Measurements {
         let read = (0..first.read.len())
             .map(|i| ReadSample {
                 bytes: first.read[i].bytes,
-                seconds: median(parts.iter().map(|p| p.read[i].seconds).collect()),
+                seconds: median(&mut parts.iter().map(|p| p.read[i].seconds).collect::<Vec<_>>()),
             })
             .collect();
         Ok(Measurements {
@@ -232,5 +225,19 @@ impl Measurements {
             matmul,
             ..first.clone()
         })
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count; NaN for none).
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
     }
 }
